@@ -1,0 +1,12 @@
+//! veldwerk-core: the pure heart of Veldwerk, shared by the server and the
+//! tablet app. The case-record model and its rules, and the automerge-repo sync
+//! protocol, with no I/O: no clock, no randomness, no sockets, no storage.
+//! Everything here builds for wasm32 as well as natively.
+
+pub mod case;
+pub mod client;
+mod document_id;
+pub mod protocol;
+pub mod session;
+
+pub use document_id::{DocumentId, DocumentIdError};
