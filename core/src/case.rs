@@ -179,7 +179,11 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         let path = format!("visits.{visit}");
         let visit = self.map(&visits, visit, "visits")?;
         let observations = self.map(&visit, "observations", &path)?;
-        self.optional_text(&observations, theme.as_str(), &format!("{path}.observations"))
+        self.optional_text(
+            &observations,
+            theme.as_str(),
+            &format!("{path}.observations"),
+        )
     }
 
     /// Validates the document and returns its projection.
@@ -187,7 +191,14 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         self.only_keys(
             &ROOT,
             "",
-            &["schemaVersion", "compartment", "household", "members", "visits", "agreements"],
+            &[
+                "schemaVersion",
+                "compartment",
+                "household",
+                "members",
+                "visits",
+                "agreements",
+            ],
         )?;
         let version = self.int(&ROOT, "schemaVersion", "")?;
         if version != SCHEMA_VERSION {
@@ -202,7 +213,11 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         }
 
         let household = self.map(&ROOT, "household", "")?;
-        self.only_keys(&household, "household", &["label", "address", "addressStatus"])?;
+        self.only_keys(
+            &household,
+            "household",
+            &["label", "address", "addressStatus"],
+        )?;
         let label = self.short_text(&household, "label", "household")?;
         if label.trim().is_empty() {
             return Err(SchemaError::new("household.label", "must not be empty"));
@@ -210,7 +225,12 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         if let Some(address) = self.optional_text(&household, "address", "household")? {
             check_len(&address, MAX_SHORT_TEXT, "household.address")?;
         }
-        let address_status = self.choice(&household, "addressStatus", "household", AddressStatus::parse)?;
+        let address_status = self.choice(
+            &household,
+            "addressStatus",
+            "household",
+            AddressStatus::parse,
+        )?;
 
         let members = self.map(&ROOT, "members", "")?;
         for id in self.doc.keys(&members) {
@@ -264,7 +284,16 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         self.only_keys(
             &visit,
             &path,
-            &["at", "author", "organisation", "kind", "present", "observations", "status", "review"],
+            &[
+                "at",
+                "author",
+                "organisation",
+                "kind",
+                "present",
+                "observations",
+                "status",
+                "review",
+            ],
         )?;
         let at_ms = self.time(&visit, "at", &path)?;
         let author = self.short_text(&visit, "author", &path)?;
@@ -280,7 +309,10 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
                 .get(&present, index)
                 .map_err(|e| SchemaError::new(&member_path, e.to_string()))?
                 .ok_or_else(|| SchemaError::new(&member_path, "missing"))?;
-            check_id(&self.value_text(value, value_id, &member_path)?, &member_path)?;
+            check_id(
+                &self.value_text(value, value_id, &member_path)?,
+                &member_path,
+            )?;
         }
 
         let observations = self.map(&visit, "observations", &path)?;
@@ -299,7 +331,11 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
             None => None,
             Some(review) => {
                 let review_path = format!("{path}.review");
-                self.only_keys(&review, &review_path, &["status", "reviewer", "comment", "at"])?;
+                self.only_keys(
+                    &review,
+                    &review_path,
+                    &["status", "reviewer", "comment", "at"],
+                )?;
                 let decision = self.choice(&review, "status", &review_path, ReviewStatus::parse)?;
                 self.short_text(&review, "reviewer", &review_path)?;
                 if let Some(comment) = self.optional_text(&review, "comment", &review_path)? {
@@ -322,29 +358,55 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         })
     }
 
-    fn get(&self, obj: &ObjId, key: &str, path: &str) -> Result<Option<(Value<'_>, ObjId)>, SchemaError> {
+    fn get(
+        &self,
+        obj: &ObjId,
+        key: &str,
+        path: &str,
+    ) -> Result<Option<(Value<'_>, ObjId)>, SchemaError> {
         self.doc
             .get(obj, key)
             .map_err(|e| SchemaError::new(join(path, key), e.to_string()))
     }
 
-    fn require(&self, obj: &ObjId, key: &str, path: &str) -> Result<(Value<'_>, ObjId), SchemaError> {
+    fn require(
+        &self,
+        obj: &ObjId,
+        key: &str,
+        path: &str,
+    ) -> Result<(Value<'_>, ObjId), SchemaError> {
         self.get(obj, key, path)?
             .ok_or_else(|| SchemaError::new(join(path, key), "is required"))
     }
 
     fn only_keys(&self, obj: &ObjId, path: &str, allowed: &[&str]) -> Result<(), SchemaError> {
-        match self.doc.keys(obj).find(|key| !allowed.contains(&key.as_str())) {
-            Some(key) => Err(SchemaError::new(join(path, &key), "is not a field of the case record")),
+        match self
+            .doc
+            .keys(obj)
+            .find(|key| !allowed.contains(&key.as_str()))
+        {
+            Some(key) => Err(SchemaError::new(
+                join(path, &key),
+                "is not a field of the case record",
+            )),
             None => Ok(()),
         }
     }
 
-    fn object(&self, obj: &ObjId, key: &str, path: &str, want: ObjType) -> Result<Option<ObjId>, SchemaError> {
+    fn object(
+        &self,
+        obj: &ObjId,
+        key: &str,
+        path: &str,
+        want: ObjType,
+    ) -> Result<Option<ObjId>, SchemaError> {
         match self.get(obj, key, path)? {
             None => Ok(None),
             Some((Value::Object(kind), id)) if kind == want => Ok(Some(id)),
-            Some(_) => Err(SchemaError::new(join(path, key), format!("must be a {want:?}"))),
+            Some(_) => Err(SchemaError::new(
+                join(path, key),
+                format!("must be a {want:?}"),
+            )),
         }
     }
 
@@ -353,7 +415,12 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
             .ok_or_else(|| SchemaError::new(join(path, key), "is required"))
     }
 
-    fn optional_map(&self, obj: &ObjId, key: &str, path: &str) -> Result<Option<ObjId>, SchemaError> {
+    fn optional_map(
+        &self,
+        obj: &ObjId,
+        key: &str,
+        path: &str,
+    ) -> Result<Option<ObjId>, SchemaError> {
         self.object(obj, key, path, ObjType::Map)
     }
 
@@ -368,14 +435,20 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
                 ScalarValue::Str(s) => Ok(s.to_string()),
                 _ => Err(SchemaError::new(path, "must be text")),
             },
-            Value::Object(ObjType::Text) => {
-                self.doc.text(&id).map_err(|e| SchemaError::new(path, e.to_string()))
-            }
+            Value::Object(ObjType::Text) => self
+                .doc
+                .text(&id)
+                .map_err(|e| SchemaError::new(path, e.to_string())),
             Value::Object(_) => Err(SchemaError::new(path, "must be text")),
         }
     }
 
-    fn optional_text(&self, obj: &ObjId, key: &str, path: &str) -> Result<Option<String>, SchemaError> {
+    fn optional_text(
+        &self,
+        obj: &ObjId,
+        key: &str,
+        path: &str,
+    ) -> Result<Option<String>, SchemaError> {
         match self.get(obj, key, path)? {
             None => Ok(None),
             Some((value, id)) => self.value_text(value, id, &join(path, key)).map(Some),
@@ -393,16 +466,26 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         Ok(text)
     }
 
-    fn choice<T>(&self, obj: &ObjId, key: &str, path: &str, parse: fn(&str) -> Option<T>) -> Result<T, SchemaError> {
+    fn choice<T>(
+        &self,
+        obj: &ObjId,
+        key: &str,
+        path: &str,
+        parse: fn(&str) -> Option<T>,
+    ) -> Result<T, SchemaError> {
         let text = self.text(obj, key, path)?;
-        parse(&text).ok_or_else(|| SchemaError::new(join(path, key), format!("{text:?} is not allowed here")))
+        parse(&text).ok_or_else(|| {
+            SchemaError::new(join(path, key), format!("{text:?} is not allowed here"))
+        })
     }
 
     fn int(&self, obj: &ObjId, key: &str, path: &str) -> Result<i64, SchemaError> {
         match self.require(obj, key, path)? {
             (Value::Scalar(s), _) => match s.as_ref() {
                 ScalarValue::Int(n) => Ok(*n),
-                ScalarValue::Uint(n) => i64::try_from(*n).map_err(|_| SchemaError::new(join(path, key), "out of range")),
+                ScalarValue::Uint(n) => {
+                    i64::try_from(*n).map_err(|_| SchemaError::new(join(path, key), "out of range"))
+                }
                 ScalarValue::F64(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(*f as i64),
                 _ => Err(SchemaError::new(join(path, key), "must be a whole number")),
             },
@@ -433,12 +516,19 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 fn check_len(text: &str, max: usize, path: &str) -> Result<(), SchemaError> {
     if text.chars().count() > max {
-        return Err(SchemaError::new(path, format!("longer than {max} characters")));
+        return Err(SchemaError::new(
+            path,
+            format!("longer than {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -446,11 +536,16 @@ fn check_len(text: &str, max: usize, path: &str) -> Result<(), SchemaError> {
 fn check_id(id: &str, path: &str) -> Result<(), SchemaError> {
     let valid = !id.is_empty()
         && id.len() <= MAX_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if valid {
         Ok(())
     } else {
-        Err(SchemaError::new(path, "is not a valid id (1-64 of A-Z a-z 0-9 - _)"))
+        Err(SchemaError::new(
+            path,
+            "is not a valid id (1-64 of A-Z a-z 0-9 - _)",
+        ))
     }
 }
 
@@ -464,7 +559,11 @@ fn check_date(date: &str, path: &str) -> Result<(), SchemaError> {
         _ => None,
     };
     match numbers.as_deref() {
-        Some([y, m, d]) if *y >= 1900 && (1..=12).contains(m) && (1..=days_in_month(*y, *m)).contains(d) => Ok(()),
+        Some([y, m, d])
+            if *y >= 1900 && (1..=12).contains(m) && (1..=days_in_month(*y, *m)).contains(d) =>
+        {
+            Ok(())
+        }
         _ => Err(SchemaError::new(path, "must be a date as YYYY-MM-DD")),
     }
 }
@@ -534,7 +633,11 @@ pub fn add_visit<T: Transactable>(tx: &mut T, visit: &NewVisit) -> Result<(), Au
 }
 
 /// Records a new address and whether the family still lives there.
-pub fn set_address<T: Transactable>(tx: &mut T, address: &str, status: AddressStatus) -> Result<(), AutomergeError> {
+pub fn set_address<T: Transactable>(
+    tx: &mut T,
+    address: &str,
+    status: AddressStatus,
+) -> Result<(), AutomergeError> {
     let household = existing_map(tx, &ROOT, "household")?;
     tx.put(&household, "address", address)?;
     tx.put(&household, "addressStatus", status.as_str())?;
@@ -575,7 +678,10 @@ mod tests {
             organisation: "Jeugdzorg Noord".into(),
             kind: VisitKind::Home,
             present: vec!["m1".into()],
-            observations: vec![(Theme::Housing, "Vochtig huis".into()), (Theme::Health, "Moe".into())],
+            observations: vec![
+                (Theme::Housing, "Vochtig huis".into()),
+                (Theme::Health, "Moe".into()),
+            ],
             status: VisitStatus::Submitted,
         }
     }
@@ -591,8 +697,14 @@ mod tests {
         assert_eq!(projection.address_status, AddressStatus::Known);
         assert_eq!(projection.last_visit_ms, Some(3_000));
         assert_eq!(projection.visits.len(), 2);
-        assert_eq!(projection.visits[0].themes, vec![Theme::Health, Theme::Housing]);
-        assert_eq!(record.observation("v1", Theme::Housing).unwrap().as_deref(), Some("Vochtig huis"));
+        assert_eq!(
+            projection.visits[0].themes,
+            vec![Theme::Health, Theme::Housing]
+        );
+        assert_eq!(
+            record.observation("v1", Theme::Housing).unwrap().as_deref(),
+            Some("Vochtig huis")
+        );
         assert_eq!(record.observation("v1", Theme::Safety).unwrap(), None);
     }
 
@@ -608,37 +720,67 @@ mod tests {
     #[test]
     fn names_the_path_of_each_broken_rule() {
         let cases: Vec<(&str, Box<dyn Fn(&mut AutoCommit)>)> = vec![
-            ("schemaVersion", Box::new(|d| { d.put(ROOT, "schemaVersion", 2).unwrap(); })),
-            ("household.addressStatus", Box::new(|d| {
-                let h = d.get(ROOT, "household").unwrap().unwrap().1;
-                d.put(&h, "addressStatus", "gone").unwrap();
-            })),
-            ("household.label", Box::new(|d| {
-                let h = d.get(ROOT, "household").unwrap().unwrap().1;
-                d.put(&h, "label", 5).unwrap();
-            })),
-            ("visits", Box::new(|d| { d.delete(ROOT, "visits").unwrap(); })),
-            ("visits.v1.kind", Box::new(|d| {
-                add_visit(d, &visit("v1", 1)).unwrap();
-                let v = d.get(ROOT, "visits").unwrap().unwrap().1;
-                let v1 = d.get(&v, "v1").unwrap().unwrap().1;
-                d.put(&v1, "kind", "party").unwrap();
-            })),
-            ("visits.v1.observations.religion", Box::new(|d| {
-                add_visit(d, &visit("v1", 1)).unwrap();
-                let v = d.get(ROOT, "visits").unwrap().unwrap().1;
-                let v1 = d.get(&v, "v1").unwrap().unwrap().1;
-                let o = d.get(&v1, "observations").unwrap().unwrap().1;
-                d.put(&o, "religion", "x").unwrap();
-            })),
-            ("visits.bad id", Box::new(|d| { add_visit(d, &visit("bad id", 1)).unwrap(); })),
-            ("members.m1.birthDate", Box::new(|d| {
-                let m = d.get(ROOT, "members").unwrap().unwrap().1;
-                let m1 = d.put_object(&m, "m1", ObjType::Map).unwrap();
-                d.put(&m1, "name", "Kim").unwrap();
-                d.put(&m1, "role", "child").unwrap();
-                d.put(&m1, "birthDate", "2020-02-30").unwrap();
-            })),
+            (
+                "schemaVersion",
+                Box::new(|d| {
+                    d.put(ROOT, "schemaVersion", 2).unwrap();
+                }),
+            ),
+            (
+                "household.addressStatus",
+                Box::new(|d| {
+                    let h = d.get(ROOT, "household").unwrap().unwrap().1;
+                    d.put(&h, "addressStatus", "gone").unwrap();
+                }),
+            ),
+            (
+                "household.label",
+                Box::new(|d| {
+                    let h = d.get(ROOT, "household").unwrap().unwrap().1;
+                    d.put(&h, "label", 5).unwrap();
+                }),
+            ),
+            (
+                "visits",
+                Box::new(|d| {
+                    d.delete(ROOT, "visits").unwrap();
+                }),
+            ),
+            (
+                "visits.v1.kind",
+                Box::new(|d| {
+                    add_visit(d, &visit("v1", 1)).unwrap();
+                    let v = d.get(ROOT, "visits").unwrap().unwrap().1;
+                    let v1 = d.get(&v, "v1").unwrap().unwrap().1;
+                    d.put(&v1, "kind", "party").unwrap();
+                }),
+            ),
+            (
+                "visits.v1.observations.religion",
+                Box::new(|d| {
+                    add_visit(d, &visit("v1", 1)).unwrap();
+                    let v = d.get(ROOT, "visits").unwrap().unwrap().1;
+                    let v1 = d.get(&v, "v1").unwrap().unwrap().1;
+                    let o = d.get(&v1, "observations").unwrap().unwrap().1;
+                    d.put(&o, "religion", "x").unwrap();
+                }),
+            ),
+            (
+                "visits.bad id",
+                Box::new(|d| {
+                    add_visit(d, &visit("bad id", 1)).unwrap();
+                }),
+            ),
+            (
+                "members.m1.birthDate",
+                Box::new(|d| {
+                    let m = d.get(ROOT, "members").unwrap().unwrap().1;
+                    let m1 = d.put_object(&m, "m1", ObjType::Map).unwrap();
+                    d.put(&m1, "name", "Kim").unwrap();
+                    d.put(&m1, "role", "child").unwrap();
+                    d.put(&m1, "birthDate", "2020-02-30").unwrap();
+                }),
+            ),
         ];
         for (path, breaker) in cases {
             let mut doc = new_case();

@@ -7,9 +7,9 @@ use std::collections::HashMap;
 
 use automerge::sync::SyncDoc;
 
+use crate::DocumentId;
 use crate::protocol::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
 use crate::session::{SyncError, SyncSession};
-use crate::DocumentId;
 
 /// What an incoming message means for the client.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +93,12 @@ impl ClientConnection {
             }
             Message::Error { message, .. } => Ok(Incoming::Error { message }),
             _ if self.server.is_none() => Err(ClientError::NotJoined(kind)),
-            Message::Sync { document_id, data, .. } | Message::Request { document_id, data, .. } => {
+            Message::Sync {
+                document_id, data, ..
+            }
+            | Message::Request {
+                document_id, data, ..
+            } => {
                 let document = document_id.parse().map_err(|_| ClientError::DocumentId)?;
                 Ok(Incoming::Sync { document, data })
             }
@@ -106,28 +111,54 @@ impl ClientConnection {
     }
 
     /// Applies a sync payload from the server to the local document.
-    pub fn apply<D: SyncDoc>(&mut self, document: DocumentId, doc: &mut D, data: &[u8]) -> Result<(), SyncError> {
+    pub fn apply<D: SyncDoc>(
+        &mut self,
+        document: DocumentId,
+        doc: &mut D,
+        data: &[u8],
+    ) -> Result<(), SyncError> {
         let message = SyncSession::decode(data)?;
-        self.sessions.entry(document).or_default().receive(doc, message)
+        self.sessions
+            .entry(document)
+            .or_default()
+            .receive(doc, message)
     }
 
     /// The message that brings the server up to date with `doc`, if one is due.
     /// A document the server has never seen from us is announced with `request`
     /// when we hold nothing of it ourselves, as automerge-repo does.
-    pub fn sync<D: SyncDoc>(&mut self, document: DocumentId, doc: &D, have_content: bool) -> Option<Message> {
+    pub fn sync<D: SyncDoc>(
+        &mut self,
+        document: DocumentId,
+        doc: &D,
+        have_content: bool,
+    ) -> Option<Message> {
         let server = self.server.clone()?;
         let first = !self.sessions.contains_key(&document);
         let data = self.sessions.entry(document).or_default().generate(doc)?;
-        let (sender_id, target_id, document_id) = (self.peer_id.clone(), server, document.to_string());
+        let (sender_id, target_id, document_id) =
+            (self.peer_id.clone(), server, document.to_string());
         Some(if first && !have_content {
-            Message::Request { sender_id, target_id, document_id, data }
+            Message::Request {
+                sender_id,
+                target_id,
+                document_id,
+                data,
+            }
         } else {
-            Message::Sync { sender_id, target_id, document_id, data }
+            Message::Sync {
+                sender_id,
+                target_id,
+                document_id,
+                data,
+            }
         })
     }
 
     /// The heads the server last reported for a document.
     pub fn server_heads(&self, document: &DocumentId) -> Option<&[automerge::ChangeHash]> {
-        self.sessions.get(document).and_then(SyncSession::their_heads)
+        self.sessions
+            .get(document)
+            .and_then(SyncSession::their_heads)
     }
 }

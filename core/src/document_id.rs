@@ -85,7 +85,10 @@ mod tests {
         let last = tampered.len() - 1;
         tampered[last] = if tampered[last] == b'2' { b'3' } else { b'2' };
         let tampered = String::from_utf8(tampered).unwrap();
-        assert_eq!(tampered.parse::<DocumentId>(), Err(DocumentIdError::Encoding));
+        assert_eq!(
+            tampered.parse::<DocumentId>(),
+            Err(DocumentIdError::Encoding)
+        );
         let short = bs58::encode([1u8; 8]).with_check().into_string();
         assert_eq!(short.parse::<DocumentId>(), Err(DocumentIdError::Length(8)));
         assert_eq!("".parse::<DocumentId>(), Err(DocumentIdError::Encoding));

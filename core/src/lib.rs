@@ -6,6 +6,7 @@
 pub mod case;
 pub mod client;
 mod document_id;
+pub mod identity;
 pub mod protocol;
 pub mod session;
 

@@ -297,17 +297,17 @@ mod tests {
         // {"type":"sync","senderId":"a","targetId":"b","documentId":"d","data":h'42'}
         // `data` is a CBOR byte string (major type 2), as cbor-x writes a Uint8Array.
         let expected = [
-            "a5",                         // map of 5
-            "6474797065",                 // "type"
-            "6473796e63",                 // "sync"
-            "6873656e6465724964",         // "senderId"
-            "6161",                       // "a"
-            "687461726765744964",         // "targetId"
-            "6162",                       // "b"
-            "6a646f63756d656e744964",     // "documentId"
-            "6164",                       // "d"
-            "6464617461",                 // "data"
-            "4142",                       // bytes h'42'
+            "a5",                     // map of 5
+            "6474797065",             // "type"
+            "6473796e63",             // "sync"
+            "6873656e6465724964",     // "senderId"
+            "6161",                   // "a"
+            "687461726765744964",     // "targetId"
+            "6162",                   // "b"
+            "6a646f63756d656e744964", // "documentId"
+            "6164",                   // "d"
+            "6464617461",             // "data"
+            "4142",                   // bytes h'42'
         ]
         .concat();
         assert_eq!(hex(&message.encode()), expected);
@@ -321,11 +321,7 @@ mod tests {
         assert_eq!(Message::decode(&[0x01]), Err(DecodeError::NotAMessage));
         // {"type": "gossip"}
         let mut frame = Vec::new();
-        ciborium::into_writer(
-            &BTreeMap::from([("type", "gossip")]),
-            &mut frame,
-        )
-        .unwrap();
+        ciborium::into_writer(&BTreeMap::from([("type", "gossip")]), &mut frame).unwrap();
         assert_eq!(
             Message::decode(&frame),
             Err(DecodeError::UnknownType("gossip".into()))

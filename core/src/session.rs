@@ -31,14 +31,19 @@ impl SyncSession {
     }
 
     /// Applies a peer's sync message to `doc`.
-    pub fn receive<D: SyncDoc>(&mut self, doc: &mut D, message: sync::Message) -> Result<(), SyncError> {
+    pub fn receive<D: SyncDoc>(
+        &mut self,
+        doc: &mut D,
+        message: sync::Message,
+    ) -> Result<(), SyncError> {
         doc.receive_sync_message(&mut self.state, message)
             .map_err(|e| SyncError::Apply(e.to_string()))
     }
 
     /// The next payload to send the peer, if it lacks anything or is owed an answer.
     pub fn generate<D: SyncDoc>(&mut self, doc: &D) -> Option<Vec<u8>> {
-        doc.generate_sync_message(&mut self.state).map(sync::Message::encode)
+        doc.generate_sync_message(&mut self.state)
+            .map(sync::Message::encode)
     }
 
     /// Starts negotiation afresh, for when what we told the peer no longer holds

@@ -1,1 +1,144 @@
-//! placeholder
+//! veldwerk-server: the sync server as a library, so tests start the real
+//! thing on port 0. `app` builds the router, `serve` runs it on a listener
+//! until a shutdown signal; `main.rs` only parses the command line.
+
+pub mod admin;
+mod api;
+pub mod auth;
+pub mod config;
+mod error;
+pub mod metrics;
+pub mod store;
+mod sync;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use veldwerk_core::protocol::PeerId;
+
+pub use config::{Config, ServeArgs};
+pub use error::ApiError;
+use metrics::Metrics;
+use store::{Store, StoreError};
+use sync::docs::DocRegistry;
+
+/// Milliseconds since 1970, the time unit of the store.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// What every handler and connection shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    docs: Arc<DocRegistry>,
+    server_peer: PeerId,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl AppState {
+    fn new(store: Store, config: Config, shutdown: watch::Receiver<bool>) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        let server_peer = format!("veldwerk-server-{}", uuid::Uuid::new_v4());
+        let docs = Arc::new(DocRegistry::new(
+            store.clone(),
+            metrics.clone(),
+            server_peer.clone(),
+            config.compact_after,
+        ));
+        Self {
+            store,
+            config: Arc::new(config),
+            metrics,
+            docs,
+            server_peer,
+            shutdown,
+        }
+    }
+}
+
+/// The HTTP routes of the server.
+pub fn app(state: AppState) -> Router {
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    api::routes()
+        .route("/sync", get(sync::upgrade))
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                // The path only: a query string may carry a sync ticket.
+                let id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("server I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the store and serves on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = Store::connect(&config.database_url).await?;
+    let (stop, stopped) = watch::channel(false);
+    let state = AppState::new(store.clone(), config, stopped);
+    let janitor = tokio::spawn(unload_idle_documents(state.clone()));
+    tracing::info!(
+        address = %listener.local_addr()?,
+        database = store.backend_name(),
+        origin = %state.config.origin,
+        "veldwerk is listening"
+    );
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            let _ = stop.send(true);
+        })
+        .await?;
+    janitor.abort();
+    store.close().await;
+    Ok(())
+}
+
+async fn unload_idle_documents(state: AppState) {
+    let idle = state.config.idle_unload;
+    let mut tick = tokio::time::interval((idle / 2).clamp(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(30),
+    ));
+    loop {
+        tick.tick().await;
+        let unloaded = state.docs.unload_idle(idle);
+        if unloaded > 0 {
+            tracing::debug!(unloaded, "idle documents unloaded");
+        }
+    }
+}

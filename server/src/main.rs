@@ -1,1 +1,180 @@
-fn main(){}
+//! The `veldwerk` binary: `serve`, and admin commands on the database.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use veldwerk_core::identity::{OrganisationKind, Role};
+use veldwerk_server::config::DatabaseArgs;
+use veldwerk_server::store::Store;
+use veldwerk_server::{ServeArgs, admin};
+
+#[derive(Parser)]
+#[command(
+    name = "veldwerk",
+    version,
+    about = "Offline-first case records for outreach workers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the sync server.
+    Serve(ServeArgs),
+    /// Manage organisations, people and devices directly in the database.
+    Admin {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Manage organisations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage people.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Issue a bearer token for a person's device; printed once.
+    Token {
+        /// The person's handle.
+        #[arg(long)]
+        user: String,
+        /// A name for the device, e.g. "tablet-3".
+        #[arg(long)]
+        device: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Register an organisation.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// municipality, youth_care, police, prosecutor, child_protection,
+        /// school, housing, social_work or other.
+        #[arg(long)]
+        kind: OrganisationKind,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Register a person in an organisation.
+    Add {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        handle: String,
+        /// field_worker, supervisor, case_director, admin or auditor.
+        #[arg(long)]
+        role: Role,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Admin { database, command } => {
+            // Admin commands print their results; keep logs out of the way.
+            init_logging("warn");
+            let store = Store::connect(&database.url)
+                .await
+                .context("opening the database")?;
+            let result = run_admin(&store, command).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging("info");
+    let config = args.validate()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    veldwerk_server::serve(listener, config, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn run_admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::Org {
+            command: OrgCommand::Add { name, kind },
+        } => {
+            admin::add_organisation(store, &name, kind)
+                .await
+                .context("adding the organisation")?;
+            eprintln!("organisation {name:?} ({kind}) added");
+        }
+        AdminCommand::User {
+            command: UserCommand::Add { org, handle, role },
+        } => {
+            admin::add_user(store, &org, &handle, role)
+                .await
+                .context("adding the user")?;
+            eprintln!("user {handle:?} ({role}) added to {org:?}");
+        }
+        AdminCommand::Token { user, device } => {
+            let (token, principal) = admin::issue_token(store, &user, &device)
+                .await
+                .context("issuing the token")?;
+            eprintln!(
+                "token for {user:?} on device {device:?} (actor id {}); it is shown only this once:",
+                principal.actor_id
+            );
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+fn init_logging(default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("VELDWERK_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let json = std::env::var("VELDWERK_LOG_FORMAT").is_ok_and(|f| f == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,1 +1,103 @@
-fn main(){}
+//! `cargo xtask run | test | bench`: the one entry point for building, running and checking Veldwerk, so a new machine, a developer and CI all do the same thing.
+
+mod cmd;
+mod json;
+mod postgres;
+mod run;
+mod test;
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  run [-- ARGS]          build and run the server (`veldwerk serve ARGS`) on the embedded defaults
+  test [--no-postgres]   everything CI checks: fmt, clippy, wasm32 build of core, interop npm deps,
+                         a throwaway PostgreSQL, cargo test; --no-postgres leaves PostgreSQL out
+  bench                  not implemented yet";
+
+fn main() -> ExitCode {
+    let workspace = Workspace::locate();
+    let mut args = std::env::args_os().skip(1);
+    let command = args.next();
+    let rest: Vec<OsString> = args.collect();
+    let result = match command.as_deref().and_then(OsStr::to_str) {
+        Some("run") => run::run(&workspace, strip_separator(&rest)).map(|()| ExitCode::SUCCESS),
+        Some("test") => {
+            test::Options::parse(&rest).and_then(|options| test::run(&workspace, options))
+        }
+        Some("bench") => {
+            eprintln!("cargo xtask bench is not implemented yet");
+            Ok(ExitCode::FAILURE)
+        }
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            Ok(ExitCode::FAILURE)
+        }
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("xtask: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+/// `cargo xtask run -- --flag` reaches us as `run -- --flag` (the alias already ends in `--`), so
+/// one leading `--` is ours to drop; `cargo xtask run --flag` works too.
+fn strip_separator(args: &[OsString]) -> &[OsString] {
+    match args.split_first() {
+        Some((first, rest)) if first == "--" => rest,
+        _ => args,
+    }
+}
+
+/// The workspace xtask belongs to, and the cargo that started it.
+pub struct Workspace {
+    root: PathBuf,
+    cargo: OsString,
+}
+
+impl Workspace {
+    fn locate() -> Self {
+        let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = manifest_dir
+            .parent()
+            .expect("xtask lives one folder below the workspace root")
+            .to_path_buf();
+        // The cargo that ran us, so every step uses the same toolchain.
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        Self { root, cargo }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where cargo puts build output; `CARGO_TARGET_DIR` may move it out of the workspace.
+    pub fn target_dir(&self) -> Result<PathBuf> {
+        let metadata =
+            cmd::read(&mut self.cargo(["metadata", "--format-version", "1", "--no-deps"]))?;
+        json::top_level_string(&metadata, "target_directory")
+            .map(PathBuf::from)
+            .context("`cargo metadata` gave no target_directory")
+    }
+
+    /// `cargo ARGS` in the workspace root.
+    pub fn cargo<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut command = Command::new(&self.cargo);
+        command.current_dir(&self.root).args(args);
+        command
+    }
+}

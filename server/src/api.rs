@@ -1,0 +1,258 @@
+//! The JSON API: health, metrics, sync tickets, cases and the quarantine
+//! report. Handlers check access and call the store; they never see sqlx.
+
+use automerge::{ActorId, Automerge};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::{Json, Router, routing::get, routing::post};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use veldwerk_core::DocumentId;
+use veldwerk_core::case::{AddressStatus, CaseRecord, NewCase, init_case};
+use veldwerk_core::identity::Role;
+
+use crate::auth::{Authenticated, TICKET_LIFETIME_MS, new_secret, secret_hash};
+use crate::error::ApiError;
+use crate::store::{ChangeBatch, NewCaseRecord, NewChange};
+use crate::sync::docs::directing_org;
+use crate::{AppState, now_ms};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/me", get(me))
+        .route("/api/sync-ticket", post(sync_ticket))
+        .route("/api/cases", get(caseload).post(create_case))
+        .route("/api/admin/quarantine", get(quarantine))
+}
+
+/// `Json` whose rejections answer in our error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
+    state.store.ping().await?;
+    Ok("ready")
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(state.docs.loaded()),
+    )
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Me {
+    handle: String,
+    organisation: String,
+    organisation_kind: &'static str,
+    role: &'static str,
+    device: String,
+    actor_id: String,
+}
+
+async fn me(Authenticated(p): Authenticated) -> Json<Me> {
+    Json(Me {
+        handle: p.handle,
+        organisation: p.organisation,
+        organisation_kind: p.organisation_kind.as_str(),
+        role: p.role.as_str(),
+        device: p.device_name,
+        actor_id: p.actor_id,
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Ticket {
+    ticket: String,
+    expires_at: i64,
+}
+
+async fn sync_ticket(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+) -> Result<Json<Ticket>, ApiError> {
+    let ticket = new_secret("vws_");
+    let expires_at = now_ms() + TICKET_LIFETIME_MS;
+    state
+        .store
+        .add_sync_ticket(p.device_id, &secret_hash(&ticket), expires_at)
+        .await?;
+    Ok(Json(Ticket { ticket, expires_at }))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CaseItem {
+    id: i64,
+    document_id: String,
+    label: String,
+    address_status: String,
+    last_visit_at: Option<i64>,
+}
+
+async fn caseload(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+) -> Result<Json<Vec<CaseItem>>, ApiError> {
+    if !p.role.works_on_cases() {
+        return Err(ApiError::Forbidden("this role has no caseload"));
+    }
+    let cases = state.store.caseload(p.organisation_id).await?;
+    Ok(Json(
+        cases
+            .into_iter()
+            .map(|c| CaseItem {
+                id: c.id,
+                document_id: c.document_id,
+                label: c.label,
+                address_status: c.address_status,
+                last_visit_at: c.last_visit_at,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateCase {
+    label: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    address_status: Option<String>,
+}
+
+async fn create_case(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ApiJson(body): ApiJson<CreateCase>,
+) -> Result<(StatusCode, Json<CaseItem>), ApiError> {
+    if !p.role.may_create_cases() {
+        return Err(ApiError::Forbidden("this role may not register cases"));
+    }
+    let address_status = match body.address_status.as_deref() {
+        None => AddressStatus::Known,
+        Some(s) => AddressStatus::parse(s).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "addressStatus {s:?} must be known, moved or unknown"
+            ))
+        })?,
+    };
+    let actor = ActorId::from(
+        hex::decode(&p.actor_id)
+            .map_err(|_| ApiError::Internal("device actor id is not hex".into()))?,
+    );
+    let mut doc = Automerge::new().with_actor(actor);
+    let new_case = NewCase {
+        label: body.label,
+        address: body.address,
+        address_status,
+    };
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| init_case(tx, &new_case))
+        .map_err(|e| {
+            ApiError::Internal(format!("could not build the case document: {:?}", e.error))
+        })?;
+    // The same validator that guards sync guards the API.
+    let projection = CaseRecord::new(&doc)
+        .project()
+        .map_err(|e| ApiError::BadRequest(format!("invalid case: {e}")))?;
+
+    let mut random = [0u8; 16];
+    rand::rng().fill_bytes(&mut random);
+    let document_id = DocumentId::from_random_bytes(random).to_string();
+    let changes = doc
+        .get_changes(&[])
+        .iter()
+        .map(|c| NewChange {
+            hash: c.hash().to_string(),
+            bytes: c.raw_bytes().to_vec(),
+        })
+        .collect();
+    let record = NewCaseRecord {
+        document_id: document_id.clone(),
+        creator_user_id: p.user_id,
+        creator_organisation_id: p.organisation_id,
+        directing_org_id: directing_org(&p),
+        batch: ChangeBatch {
+            document_id: document_id.clone(),
+            device_id: p.device_id,
+            changes,
+            projection: Some(projection.clone()),
+            ..ChangeBatch::default()
+        },
+    };
+    let id = state.store.create_case(&record, now_ms()).await?;
+    crate::metrics::Metrics::inc(&state.metrics.cases_created_total);
+    Ok((
+        StatusCode::CREATED,
+        Json(CaseItem {
+            id,
+            document_id,
+            label: projection.label,
+            address_status: projection.address_status.as_str().to_owned(),
+            last_visit_at: None,
+        }),
+    ))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QuarantineItem {
+    id: i64,
+    document_id: String,
+    change_hash: String,
+    device_id: i64,
+    user: String,
+    reason: String,
+    created_at: i64,
+}
+
+async fn quarantine(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+) -> Result<Json<Vec<QuarantineItem>>, ApiError> {
+    if p.role != Role::Admin {
+        return Err(ApiError::Forbidden("only admins see the quarantine"));
+    }
+    let entries = state.store.quarantine(500).await?;
+    Ok(Json(
+        entries
+            .into_iter()
+            .map(|q| QuarantineItem {
+                id: q.id,
+                document_id: q.document_id,
+                change_hash: q.hash,
+                device_id: q.device_id,
+                user: q.handle,
+                reason: q.reason,
+                created_at: q.created_at,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,140 @@
+//! The server's configuration: one validated struct, from flags and
+//! `VELDWERK_*` environment variables, passed explicitly.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Args;
+
+/// The default database: a SQLite file under `./data/`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/veldwerk.db";
+
+/// Options of `veldwerk serve`, as given.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "VELDWERK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The public URL people reach the server at (scheme, host, port).
+    #[arg(long, env = "VELDWERK_ORIGIN")]
+    pub origin: Option<String>,
+    /// Largest WebSocket frame accepted, in bytes.
+    #[arg(long, env = "VELDWERK_MAX_FRAME_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_frame_bytes: usize,
+    /// Seconds a document with no connected peer stays in memory.
+    #[arg(long, env = "VELDWERK_IDLE_UNLOAD_SECS", default_value_t = 60)]
+    pub idle_unload_secs: u64,
+    /// Logged changes after which a document is compacted into a snapshot.
+    #[arg(long, env = "VELDWERK_COMPACT_AFTER", default_value_t = 256)]
+    pub compact_after: usize,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://path/to/file.db` (embedded, the default) or
+    /// `postgres://user@host/db` (for several server nodes).
+    #[arg(long = "database-url", env = "VELDWERK_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub url: String,
+}
+
+/// Validated configuration of a running server.
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub origin: String,
+    pub max_frame_bytes: usize,
+    pub idle_unload: Duration,
+    pub compact_after: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The database URL may carry a password.
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database", &redact_url(&self.database_url))
+            .field("origin", &self.origin)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("idle_unload", &self.idle_unload)
+            .field("compact_after", &self.compact_after)
+            .finish()
+    }
+}
+
+/// Why a configuration is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("VELDWERK_ORIGIN must be an http:// or https:// URL without a path, got {0:?}")]
+    Origin(String),
+    #[error("VELDWERK_MAX_FRAME_BYTES must be between 1 KiB and 256 MiB")]
+    FrameLimit,
+    #[error("VELDWERK_COMPACT_AFTER must be at least 1")]
+    CompactAfter,
+}
+
+impl ServeArgs {
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let origin = match self.origin {
+            Some(origin) => {
+                let trimmed = origin.trim_end_matches('/').to_owned();
+                let rest = trimmed
+                    .strip_prefix("http://")
+                    .or_else(|| trimmed.strip_prefix("https://"));
+                match rest {
+                    Some(host) if !host.is_empty() && !host.contains('/') => trimmed,
+                    _ => return Err(ConfigError::Origin(origin)),
+                }
+            }
+            None => format!("http://localhost:{}", self.listen.port()),
+        };
+        if !(1024..=256 * 1024 * 1024).contains(&self.max_frame_bytes) {
+            return Err(ConfigError::FrameLimit);
+        }
+        if self.compact_after == 0 {
+            return Err(ConfigError::CompactAfter);
+        }
+        Ok(Config {
+            listen: self.listen,
+            database_url: self.database.url,
+            origin,
+            max_frame_bytes: self.max_frame_bytes,
+            idle_unload: Duration::from_secs(self.idle_unload_secs),
+            compact_after: self.compact_after,
+        })
+    }
+}
+
+/// A database URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hides_database_passwords() {
+        assert_eq!(
+            redact_url("postgres://vw:secret@db/veldwerk"),
+            "postgres://vw:***@db/veldwerk"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/veldwerk.db"),
+            "sqlite://data/veldwerk.db"
+        );
+    }
+}

@@ -1,0 +1,53 @@
+//! Counters for `GET /metrics`, in the Prometheus text format. A handful of
+//! atomics does not need a metrics library.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+macro_rules! metrics {
+    ($($name:ident: $kind:ident = $help:literal),+ $(,)?) => {
+        /// Process-wide counters and gauges.
+        #[derive(Debug, Default)]
+        pub struct Metrics { $(pub $name: metrics!(@type $kind)),+ }
+
+        impl Metrics {
+            /// The Prometheus text exposition of every metric.
+            pub fn render(&self, documents_in_memory: usize) -> String {
+                let mut out = String::new();
+                $(
+                    let _ = writeln!(out, "# HELP veldwerk_{} {}", stringify!($name), $help);
+                    let _ = writeln!(out, "# TYPE veldwerk_{} {}", stringify!($name), stringify!($kind));
+                    let _ = writeln!(out, "veldwerk_{} {}", stringify!($name), self.$name.load(Ordering::Relaxed));
+                )+
+                let _ = writeln!(out, "# HELP veldwerk_documents_in_memory Documents loaded in memory.");
+                let _ = writeln!(out, "# TYPE veldwerk_documents_in_memory gauge");
+                let _ = writeln!(out, "veldwerk_documents_in_memory {documents_in_memory}");
+                out
+            }
+        }
+    };
+    (@type counter) => { AtomicU64 };
+    (@type gauge) => { AtomicI64 };
+}
+
+metrics! {
+    connections_open: gauge = "WebSocket connections open now.",
+    connections_total: counter = "WebSocket connections accepted.",
+    frames_received_total: counter = "Protocol frames received.",
+    frames_refused_total: counter = "Frames refused as malformed, oversized or not allowed.",
+    changes_stored_total: counter = "Automerge changes durably stored.",
+    changes_quarantined_total: counter = "Automerge changes put in quarantine.",
+    cases_created_total: counter = "Cases registered, by the API or by an offline-created document.",
+    store_errors_total: counter = "Storage operations that failed.",
+    documents_unloaded_total: counter = "Idle documents unloaded from memory.",
+}
+
+impl Metrics {
+    pub fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,627 @@
+//! Durable storage behind one type, `Store`, with SQLite (the embedded
+//! default) and PostgreSQL backends. Handlers and sync sessions never see
+//! sqlx: they call these methods and get `StoreError`s, translated here.
+//!
+//! Both backends run the same SQL text, written once: `$N` parameters and the
+//! syntax the two share. `with_pool!` compiles each method once per backend.
+
+mod error;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use veldwerk_core::case::CaseProjection;
+use veldwerk_core::identity::{OrganisationKind, Role};
+
+pub use error::StoreError;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database, whichever it is.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($pool) => $body,
+            Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Writes a batch inside an open transaction `$tx`.
+macro_rules! write_batch {
+    ($tx:ident, $batch:expr, $now:expr) => {{
+        let batch: &ChangeBatch = $batch;
+        let now: i64 = $now;
+        for actor in &batch.bind_actors {
+            sqlx::query("INSERT INTO actors (actor_id, device_id, bound_at) VALUES ($1, $2, $3)")
+                .bind(actor).bind(batch.device_id).bind(now).execute(&mut *$tx).await?;
+        }
+        for change in &batch.changes {
+            sqlx::query(
+                "INSERT INTO doc_changes (document_id, hash, bytes, device_id, stored_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (document_id, hash) DO NOTHING")
+                .bind(&batch.document_id).bind(&change.hash).bind(&change.bytes)
+                .bind(batch.device_id).bind(now).execute(&mut *$tx).await?;
+        }
+        if !batch.changes.is_empty() {
+            sqlx::query("UPDATE documents SET changes_since_snapshot = changes_since_snapshot + $1 WHERE document_id = $2")
+                .bind(batch.changes.len() as i64).bind(&batch.document_id).execute(&mut *$tx).await?;
+        }
+        for q in &batch.quarantined {
+            sqlx::query(
+                "INSERT INTO quarantine (document_id, hash, bytes, device_id, reason, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (document_id, hash) DO NOTHING")
+                .bind(&batch.document_id).bind(&q.hash).bind(&q.bytes).bind(batch.device_id)
+                .bind(&q.reason).bind(now).execute(&mut *$tx).await?;
+        }
+        if let Some(projection) = &batch.projection {
+            sqlx::query(
+                "UPDATE cases SET label = $1, address_status = $2, last_visit_at = $3, updated_at = $4 \
+                 WHERE id = (SELECT case_id FROM documents WHERE document_id = $5)")
+                .bind(&projection.label).bind(projection.address_status.as_str())
+                .bind(projection.last_visit_ms).bind(now).bind(&batch.document_id)
+                .execute(&mut *$tx).await?;
+            sqlx::query("DELETE FROM visits WHERE document_id = $1")
+                .bind(&batch.document_id).execute(&mut *$tx).await?;
+            for visit in &projection.visits {
+                let themes: Vec<&str> = visit.themes.iter().map(|t| t.as_str()).collect();
+                sqlx::query(
+                    "INSERT INTO visits (document_id, visit_id, at, author, organisation, kind, status, review_status, themes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                    .bind(&batch.document_id).bind(&visit.id).bind(visit.at_ms).bind(&visit.author)
+                    .bind(&visit.organisation).bind(visit.kind.as_str()).bind(visit.status.as_str())
+                    .bind(visit.review.map(|r| r.as_str())).bind(themes.join(","))
+                    .execute(&mut *$tx).await?;
+            }
+        }
+    }};
+}
+
+/// The person and device behind an authenticated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: i64,
+    pub handle: String,
+    pub organisation_id: i64,
+    pub organisation: String,
+    pub organisation_kind: OrganisationKind,
+    pub role: Role,
+    pub device_id: i64,
+    pub device_name: String,
+    /// The automerge actor id (hex) this device writes with in our own app.
+    pub actor_id: String,
+}
+
+/// What became of a sync ticket presented at the WebSocket upgrade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketOutcome {
+    Valid(Principal),
+    AlreadyUsed,
+    Expired,
+    Unknown,
+}
+
+/// One case in a caseload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseSummary {
+    pub id: i64,
+    pub document_id: String,
+    pub label: String,
+    pub address_status: String,
+    pub last_visit_at: Option<i64>,
+}
+
+/// Where a document belongs and whether an organisation is on its case's team.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentAccess {
+    pub case_id: i64,
+    pub compartment: String,
+    pub organisation_on_team: bool,
+}
+
+/// A document as stored: its latest snapshot and the changes logged since.
+#[derive(Debug, Clone, Default)]
+pub struct StoredDocument {
+    pub snapshot: Option<Vec<u8>>,
+    pub changes: Vec<Vec<u8>>,
+}
+
+/// One automerge change to store.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    pub hash: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A change the rules refused, kept with the reason.
+#[derive(Debug, Clone)]
+pub struct QuarantinedChange {
+    pub hash: String,
+    pub bytes: Vec<u8>,
+    pub reason: String,
+}
+
+/// Everything one sync message leads to, stored in one transaction, so the
+/// change log, the projections and the actor bindings never disagree.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeBatch {
+    pub document_id: String,
+    pub device_id: i64,
+    pub changes: Vec<NewChange>,
+    pub quarantined: Vec<QuarantinedChange>,
+    /// New actor ids first seen from this device.
+    pub bind_actors: Vec<String>,
+    /// The document's projection after the changes, when they were accepted.
+    pub projection: Option<CaseProjection>,
+}
+
+/// A quarantined change as admins see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineEntry {
+    pub id: i64,
+    pub document_id: String,
+    pub hash: String,
+    pub device_id: i64,
+    pub handle: String,
+    pub reason: String,
+    pub created_at: i64,
+}
+
+/// The pieces of a case registered with its first document.
+#[derive(Debug, Clone)]
+pub struct NewCaseRecord {
+    pub document_id: String,
+    pub creator_user_id: i64,
+    pub creator_organisation_id: i64,
+    /// The creator's organisation directs the case when it is a municipality;
+    /// otherwise the case awaits direction.
+    pub directing_org_id: Option<i64>,
+    pub batch: ChangeBatch,
+}
+
+type PrincipalRow = (
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+);
+
+/// `SELECT` of a principal's columns, followed by the rest of the query.
+macro_rules! select_principal {
+    ($rest:literal) => {
+        concat!(
+            "SELECT u.id, u.handle, o.id, o.name, o.kind, u.role, d.id, d.name, d.actor_id \
+             FROM devices d JOIN users u ON u.id = d.user_id \
+             JOIN organisations o ON o.id = u.organisation_id ",
+            $rest
+        )
+    };
+}
+
+fn principal(row: PrincipalRow) -> Result<Principal> {
+    let (
+        user_id,
+        handle,
+        organisation_id,
+        organisation,
+        kind,
+        role,
+        device_id,
+        device_name,
+        actor_id,
+    ) = row;
+    Ok(Principal {
+        user_id,
+        handle,
+        organisation_id,
+        organisation,
+        organisation_kind: kind
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+        role: role
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+        device_id,
+        device_name,
+        actor_id,
+    })
+}
+
+impl Store {
+    /// Opens the database named by `url` (`sqlite:…` or `postgres:…`) and
+    /// brings its schema up to date.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let backend = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // FULL: a commit is on disk before we acknowledge it.
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            if let Some(parent) = options.get_filename().parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StoreError::Config(format!("cannot create {}: {e}", parent.display()))
+                    })?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("../migrations/sqlite").run(&pool).await?;
+            Backend::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("../migrations/postgres").run(&pool).await?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(StoreError::Config(
+                "database URL must start with sqlite: or postgres:".into(),
+            ));
+        };
+        Ok(Self { backend })
+    }
+
+    /// Which backend this is, for logs and metrics.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Succeeds when the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+
+    // --- identity -------------------------------------------------------
+
+    pub async fn add_organisation(
+        &self,
+        name: &str,
+        kind: OrganisationKind,
+        now: i64,
+    ) -> Result<i64> {
+        let id: (i64,) = with_pool!(self, pool => sqlx::query_as(
+            "INSERT INTO organisations (name, kind, created_at) VALUES ($1, $2, $3) RETURNING id")
+            .bind(name).bind(kind.as_str()).bind(now)
+            .fetch_one(pool).await)?;
+        Ok(id.0)
+    }
+
+    pub async fn add_user(
+        &self,
+        organisation: &str,
+        handle: &str,
+        role: Role,
+        now: i64,
+    ) -> Result<i64> {
+        let org: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id FROM organisations WHERE name = $1").bind(organisation).fetch_optional(pool).await)?;
+        let (org_id,) = org.ok_or(StoreError::NotFound("organisation"))?;
+        let id: (i64,) = with_pool!(self, pool => sqlx::query_as(
+            "INSERT INTO users (handle, organisation_id, role, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(handle).bind(org_id).bind(role.as_str()).bind(now)
+            .fetch_one(pool).await)?;
+        Ok(id.0)
+    }
+
+    /// Stores the hash of a new API token for a user's named device, creating
+    /// the device (with `actor_id`, bound to it) the first time it is named.
+    pub async fn add_api_token(
+        &self,
+        handle: &str,
+        device_name: &str,
+        new_actor_id: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Principal> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let user: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE handle = $1")
+                .bind(handle).fetch_optional(&mut *tx).await?;
+            let (user_id,) = user.ok_or(StoreError::NotFound("user"))?;
+            let existing: Option<(i64, Option<i64>)> = sqlx::query_as(
+                "SELECT id, revoked_at FROM devices WHERE user_id = $1 AND name = $2")
+                .bind(user_id).bind(device_name).fetch_optional(&mut *tx).await?;
+            let device_id = match existing {
+                Some((_, Some(_))) => return Err(StoreError::Conflict("device is revoked".into())),
+                Some((id, None)) => id,
+                None => {
+                    let (id,): (i64,) = sqlx::query_as(
+                        "INSERT INTO devices (user_id, name, actor_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+                        .bind(user_id).bind(device_name).bind(new_actor_id).bind(now)
+                        .fetch_one(&mut *tx).await?;
+                    sqlx::query("INSERT INTO actors (actor_id, device_id, bound_at) VALUES ($1, $2, $3)")
+                        .bind(new_actor_id).bind(id).bind(now).execute(&mut *tx).await?;
+                    id
+                }
+            };
+            sqlx::query("INSERT INTO api_tokens (device_id, token_hash, created_at) VALUES ($1, $2, $3)")
+                .bind(device_id).bind(token_hash).bind(now).execute(&mut *tx).await?;
+            let row: PrincipalRow = sqlx::query_as(select_principal!("WHERE d.id = $1"))
+                .bind(device_id).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            principal(row)
+        })
+    }
+
+    /// The principal behind a live (not revoked) API token.
+    pub async fn principal_by_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<Principal>> {
+        let row: Option<PrincipalRow> = with_pool!(self, pool => sqlx::query_as(select_principal!(
+            "JOIN api_tokens t ON t.device_id = d.id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND d.revoked_at IS NULL"))
+            .bind(token_hash).fetch_optional(pool).await)?;
+        let Some(row) = row else { return Ok(None) };
+        let principal = principal(row)?;
+        with_pool!(self, pool => sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
+            .bind(now).bind(principal.device_id).execute(pool).await.map(|_| ()))?;
+        Ok(Some(principal))
+    }
+
+    pub async fn revoke_api_token(&self, token_hash: &str, now: i64) -> Result<bool> {
+        let done = with_pool!(self, pool => sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
+            .bind(now).bind(token_hash).execute(pool).await.map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    pub async fn add_sync_ticket(
+        &self,
+        device_id: i64,
+        ticket_hash: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO sync_tickets (ticket_hash, device_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(ticket_hash).bind(device_id).bind(expires_at).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Uses a ticket up: succeeds once, within its lifetime, for a live device.
+    pub async fn redeem_sync_ticket(&self, ticket_hash: &str, now: i64) -> Result<TicketOutcome> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let ticket: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
+                "SELECT device_id, expires_at, used_at FROM sync_tickets WHERE ticket_hash = $1")
+                .bind(ticket_hash).fetch_optional(&mut *tx).await?;
+            let outcome = match ticket {
+                None => TicketOutcome::Unknown,
+                Some((_, _, Some(_))) => TicketOutcome::AlreadyUsed,
+                Some((_, expires_at, None)) if expires_at <= now => TicketOutcome::Expired,
+                Some((device_id, _, None)) => {
+                    let used = sqlx::query(
+                        "UPDATE sync_tickets SET used_at = $1 WHERE ticket_hash = $2 AND used_at IS NULL")
+                        .bind(now).bind(ticket_hash).execute(&mut *tx).await?.rows_affected();
+                    let row: Option<PrincipalRow> = sqlx::query_as(select_principal!(
+                        "WHERE d.id = $1 AND d.revoked_at IS NULL"))
+                        .bind(device_id).fetch_optional(&mut *tx).await?;
+                    match (used, row) {
+                        (1, Some(row)) => TicketOutcome::Valid(principal(row)?),
+                        (1, None) => TicketOutcome::Unknown,
+                        _ => TicketOutcome::AlreadyUsed,
+                    }
+                }
+            };
+            tx.commit().await?;
+            Ok(outcome)
+        })
+    }
+
+    /// The device an actor id is bound to, if any.
+    pub async fn actor_device(&self, actor_id: &str) -> Result<Option<i64>> {
+        let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT device_id FROM actors WHERE actor_id = $1").bind(actor_id).fetch_optional(pool).await)?;
+        Ok(row.map(|r| r.0))
+    }
+
+    // --- cases and documents ---------------------------------------------
+
+    /// Where a document belongs, as seen by one organisation; `None` when no
+    /// such document exists.
+    pub async fn document_access(
+        &self,
+        document_id: &str,
+        organisation_id: i64,
+    ) -> Result<Option<DocumentAccess>> {
+        let row: Option<(i64, String, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT d.case_id, d.compartment, \
+                    (SELECT COUNT(*) FROM case_team t WHERE t.case_id = d.case_id AND t.organisation_id = $2) \
+             FROM documents d WHERE d.document_id = $1")
+            .bind(document_id).bind(organisation_id).fetch_optional(pool).await)?;
+        Ok(row.map(|(case_id, compartment, on_team)| DocumentAccess {
+            case_id,
+            compartment,
+            organisation_on_team: on_team > 0,
+        }))
+    }
+
+    /// The cases whose team includes an organisation, most recently visited first.
+    pub async fn caseload(&self, organisation_id: i64) -> Result<Vec<CaseSummary>> {
+        let rows: Vec<(i64, String, String, String, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT c.id, c.document_id, c.label, c.address_status, c.last_visit_at \
+             FROM cases c JOIN case_team t ON t.case_id = c.id WHERE t.organisation_id = $1 \
+             ORDER BY c.last_visit_at IS NULL, c.last_visit_at DESC, c.id")
+            .bind(organisation_id).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, document_id, label, address_status, last_visit_at)| CaseSummary {
+                    id,
+                    document_id,
+                    label,
+                    address_status,
+                    last_visit_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Registers a new case with its general record, in one transaction.
+    pub async fn create_case(&self, record: &NewCaseRecord, now: i64) -> Result<i64> {
+        let projection = record
+            .batch
+            .projection
+            .as_ref()
+            .ok_or_else(|| StoreError::Corrupt("a new case needs its projection".into()))?;
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let (case_id,): (i64,) = sqlx::query_as(
+                "INSERT INTO cases (document_id, directing_org_id, created_by_user_id, created_at, label, address_status, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $4) RETURNING id")
+                .bind(&record.document_id).bind(record.directing_org_id).bind(record.creator_user_id)
+                .bind(now).bind(&projection.label).bind(projection.address_status.as_str())
+                .fetch_one(&mut *tx).await?;
+            sqlx::query("INSERT INTO case_team (case_id, organisation_id) VALUES ($1, $2)")
+                .bind(case_id).bind(record.creator_organisation_id).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO documents (document_id, case_id, compartment) VALUES ($1, $2, 'general')")
+                .bind(&record.document_id).bind(case_id).execute(&mut *tx).await?;
+            write_batch!(tx, &record.batch, now);
+            tx.commit().await?;
+            Ok(case_id)
+        })
+    }
+
+    /// Stores what one sync message brought: accepted changes, quarantined
+    /// ones, new actor bindings and the updated projection, all or nothing.
+    pub async fn commit_batch(&self, batch: &ChangeBatch, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            write_batch!(tx, batch, now);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Stores changes the rules refused, for a document that is not (yet) a case.
+    pub async fn quarantine_only(&self, batch: &ChangeBatch, now: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for q in &batch.quarantined {
+                sqlx::query(
+                    "INSERT INTO quarantine (document_id, hash, bytes, device_id, reason, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (document_id, hash) DO NOTHING")
+                    .bind(&batch.document_id).bind(&q.hash).bind(&q.bytes).bind(batch.device_id)
+                    .bind(&q.reason).bind(now).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// A document's latest snapshot and the changes logged after it.
+    pub async fn load_document(&self, document_id: &str) -> Result<Option<StoredDocument>> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as(
+                "SELECT snapshot FROM documents WHERE document_id = $1")
+                .bind(document_id).fetch_optional(&mut *tx).await?;
+            let Some((snapshot,)) = row else { return Ok(None) };
+            let changes: Vec<(Vec<u8>,)> = sqlx::query_as(
+                "SELECT bytes FROM doc_changes WHERE document_id = $1 ORDER BY seq")
+                .bind(document_id).fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(Some(StoredDocument { snapshot, changes: changes.into_iter().map(|c| c.0).collect() }))
+        })
+    }
+
+    /// How many changes are logged after the latest snapshot.
+    pub async fn changes_since_snapshot(&self, document_id: &str) -> Result<i64> {
+        let row: (i64,) = with_pool!(self, pool => sqlx::query_as(
+            "SELECT COUNT(*) FROM doc_changes WHERE document_id = $1")
+            .bind(document_id).fetch_one(pool).await)?;
+        Ok(row.0)
+    }
+
+    /// Replaces the logged changes `covered` (all contained in `snapshot`) by
+    /// the snapshot, so loading never replays an unbounded log.
+    pub async fn compact(
+        &self,
+        document_id: &str,
+        snapshot: &[u8],
+        covered: &[String],
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE documents SET snapshot = $1, snapshot_at = $2, changes_since_snapshot = 0 WHERE document_id = $3")
+                .bind(snapshot).bind(now).bind(document_id).execute(&mut *tx).await?;
+            for hash in covered {
+                sqlx::query("DELETE FROM doc_changes WHERE document_id = $1 AND hash = $2")
+                    .bind(document_id).bind(hash).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Quarantined changes, newest first.
+    pub async fn quarantine(&self, limit: i64) -> Result<Vec<QuarantineEntry>> {
+        let rows: Vec<(i64, String, String, i64, String, String, i64)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT q.id, q.document_id, q.hash, q.device_id, u.handle, q.reason, q.created_at \
+             FROM quarantine q JOIN devices d ON d.id = q.device_id JOIN users u ON u.id = d.user_id \
+             ORDER BY q.id DESC LIMIT $1")
+            .bind(limit).fetch_all(pool).await)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, document_id, hash, device_id, handle, reason, created_at)| QuarantineEntry {
+                    id,
+                    document_id,
+                    hash,
+                    device_id,
+                    handle,
+                    reason,
+                    created_at,
+                },
+            )
+            .collect())
+    }
+
+    /// The hashes of all changes stored for a document (log only), for tests and checks.
+    pub async fn logged_change_hashes(&self, document_id: &str) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT hash FROM doc_changes WHERE document_id = $1 ORDER BY seq")
+            .bind(document_id).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+}

@@ -1,0 +1,371 @@
+//! One WebSocket connection speaking the automerge-repo protocol: handshake,
+//! frame checks, access checks on every message, and the hand-off of sync
+//! payloads to the document registry. A misbehaving peer gets an `error`
+//! message with the reason; other connections never notice.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use veldwerk_core::DocumentId;
+use veldwerk_core::identity::may_read_general_record;
+use veldwerk_core::protocol::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
+
+use super::docs::{ConnectionId, Creation, Outbox, PendingDoc, Sender};
+use crate::AppState;
+use crate::metrics::Metrics;
+use crate::store::Principal;
+
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
+/// Messages queued for one peer before it counts as too slow.
+const OUTBOX_CAPACITY: usize = 1024;
+
+/// WebSocket close codes (RFC 6455).
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_PROTOCOL: u16 = 1002;
+
+/// What the access check says about one document for this connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Granted,
+    /// Not stored: the peer may register it as a new household.
+    Creatable,
+    /// Not stored, or not for this peer: answered as `doc-unavailable`.
+    Unavailable,
+}
+
+struct Connection {
+    id: ConnectionId,
+    state: AppState,
+    principal: Principal,
+    outbox: Outbox,
+    peer: Option<PeerId>,
+    access: HashMap<DocumentId, Access>,
+    open: HashSet<DocumentId>,
+    pending: HashMap<DocumentId, PendingDoc>,
+    own_actors: HashSet<String>,
+}
+
+/// Why the server ends a connection.
+struct Close(u16, String);
+
+/// Runs one connection until either side closes it or the server shuts down.
+pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
+    let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
+    let (outbox, mut outgoing, too_slow) = Outbox::new(OUTBOX_CAPACITY);
+    let metrics = state.metrics.clone();
+    Metrics::inc(&metrics.connections_total);
+    metrics.connections_open.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(
+        connection = id,
+        device = principal.device_id,
+        "sync connection opened"
+    );
+
+    let (mut sink, mut stream) = socket.split();
+    let mut shutdown = state.shutdown.clone();
+    let max_frame = state.config.max_frame_bytes;
+    let mut connection = Connection {
+        id,
+        own_actors: HashSet::from([principal.actor_id.clone()]),
+        state,
+        principal,
+        outbox,
+        peer: None,
+        access: HashMap::new(),
+        open: HashSet::new(),
+        pending: HashMap::new(),
+    };
+
+    let close = loop {
+        tokio::select! {
+            frame = stream.next() => {
+                let frame = match frame {
+                    None => break None,
+                    Some(Err(e)) => {
+                        tracing::debug!(connection = id, error = %e, "socket error");
+                        break Some(Close(CLOSE_TOO_BIG, "frame refused".into()));
+                    }
+                    Some(Ok(frame)) => frame,
+                };
+                match frame {
+                    WsMessage::Binary(bytes) => {
+                        Metrics::inc(&metrics.frames_received_total);
+                        if bytes.len() > max_frame {
+                            Metrics::inc(&metrics.frames_refused_total);
+                            let reason = format!("frame of {} bytes exceeds the limit of {max_frame} bytes", bytes.len());
+                            connection.error(reason.clone());
+                            break Some(Close(CLOSE_TOO_BIG, reason));
+                        }
+                        if let Err(close) = connection.handle_frame(&bytes).await {
+                            break Some(close);
+                        }
+                    }
+                    WsMessage::Text(_) => {
+                        Metrics::inc(&metrics.frames_refused_total);
+                        connection.error("text frames are not part of the protocol; send CBOR in binary frames".into());
+                    }
+                    WsMessage::Close(_) => break None,
+                    WsMessage::Ping(_) | WsMessage::Pong(_) => {}
+                }
+            }
+            Some(message) = outgoing.recv() => {
+                if sink.send(WsMessage::Binary(message.encode().into())).await.is_err() {
+                    break None;
+                }
+            }
+            () = too_slow.notified() => {
+                break Some(Close(CLOSE_POLICY, "too many unread messages".into()));
+            }
+            _ = shutdown.changed() => {
+                break Some(Close(CLOSE_GOING_AWAY, "server is shutting down".into()));
+            }
+        }
+    };
+
+    // Deliver what is queued (an error explaining the close, say), then close.
+    while let Ok(message) = outgoing.try_recv() {
+        if sink
+            .send(WsMessage::Binary(message.encode().into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    if let Some(Close(code, reason)) = close {
+        let frame = CloseFrame {
+            code,
+            reason: reason.chars().take(120).collect::<String>().into(),
+        };
+        let _ = sink.send(WsMessage::Close(Some(frame))).await;
+    }
+    let _ = sink.close().await;
+    connection
+        .state
+        .docs
+        .detach(id, connection.open.iter().copied())
+        .await;
+    metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
+    tracing::info!(connection = id, "sync connection closed");
+}
+
+impl Connection {
+    fn server_peer(&self) -> PeerId {
+        self.state.server_peer.clone()
+    }
+
+    fn error(&self, message: String) {
+        self.outbox.send(Message::Error {
+            sender_id: self.server_peer(),
+            target_id: self.peer.clone(),
+            message,
+        });
+    }
+
+    fn refuse(&self, message: String) {
+        Metrics::inc(&self.state.metrics.frames_refused_total);
+        self.error(message);
+    }
+
+    fn unavailable(&self, peer: &PeerId, id: DocumentId) {
+        self.outbox.send(Message::DocUnavailable {
+            sender_id: self.server_peer(),
+            target_id: peer.clone(),
+            document_id: id.to_string(),
+        });
+    }
+
+    async fn handle_frame(&mut self, frame: &[u8]) -> Result<(), Close> {
+        let message = match Message::decode(frame) {
+            Ok(message) => message,
+            Err(e) => {
+                self.refuse(format!("{e}"));
+                return Ok(());
+            }
+        };
+        let Some(peer) = self.peer.clone() else {
+            return self.handshake(message);
+        };
+        match message {
+            Message::Join { .. } => self.refuse("already joined".into()),
+            Message::Request {
+                document_id, data, ..
+            } => {
+                self.sync(&peer, &document_id, &data, false).await;
+            }
+            Message::Sync {
+                document_id, data, ..
+            } => {
+                self.sync(&peer, &document_id, &data, true).await;
+            }
+            Message::Ephemeral {
+                ref document_id, ..
+            } => {
+                if let Ok(id) = document_id.parse::<DocumentId>() {
+                    if self.open.contains(&id) {
+                        self.state.docs.relay_ephemeral(self.id, id, &message).await;
+                    }
+                }
+            }
+            // Gossip about other storage peers: this server keeps no such state.
+            Message::RemoteSubscriptionChange { .. } | Message::RemoteHeadsChanged { .. } => {}
+            Message::DocUnavailable { .. } | Message::Error { .. } | Message::Peer { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn handshake(&mut self, message: Message) -> Result<(), Close> {
+        let Message::Join {
+            sender_id,
+            supported_protocol_versions,
+            ..
+        } = message
+        else {
+            let reason = format!("expected \"join\" first, got {:?}", message.kind());
+            self.refuse(reason.clone());
+            return Err(Close(CLOSE_PROTOCOL, reason));
+        };
+        if !supported_protocol_versions
+            .iter()
+            .any(|v| v == PROTOCOL_VERSION)
+        {
+            let reason = format!(
+                "unsupported protocol version(s) {supported_protocol_versions:?}; this server speaks {PROTOCOL_VERSION:?}"
+            );
+            self.refuse(reason.clone());
+            return Err(Close(CLOSE_PROTOCOL, reason));
+        }
+        self.peer = Some(sender_id.clone());
+        self.outbox.send(Message::Peer {
+            sender_id: self.server_peer(),
+            target_id: sender_id,
+            peer_metadata: PeerMetadata {
+                storage_id: None,
+                is_ephemeral: Some(false),
+            },
+            selected_protocol_version: PROTOCOL_VERSION.to_owned(),
+        });
+        Ok(())
+    }
+
+    async fn access(&mut self, id: DocumentId, may_create: bool) -> Result<Access, ()> {
+        if self.pending.contains_key(&id) {
+            return Ok(Access::Creatable);
+        }
+        if let Some(access) = self.access.get(&id) {
+            return Ok(*access);
+        }
+        let found = match self
+            .state
+            .store
+            .document_access(&id.to_string(), self.principal.organisation_id)
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "access check failed");
+                return Err(());
+            }
+        };
+        let access = match found {
+            Some(doc)
+                if doc.compartment == "general"
+                    && may_read_general_record(self.principal.role, doc.organisation_on_team) =>
+            {
+                Access::Granted
+            }
+            Some(_) => Access::Unavailable,
+            None if may_create && self.principal.role.may_create_cases() => Access::Creatable,
+            None => Access::Unavailable,
+        };
+        // "Creatable" is not cached: the document may be created meanwhile.
+        if access != Access::Creatable {
+            self.access.insert(id, access);
+        }
+        Ok(access)
+    }
+
+    /// A `sync` may register a new household; a `request` only asks for a document.
+    async fn sync(&mut self, peer: &PeerId, document_id: &str, data: &[u8], is_sync: bool) {
+        let Ok(id) = document_id.parse::<DocumentId>() else {
+            self.refuse(format!("{document_id:?} is not a document id"));
+            return;
+        };
+        let access = match self.access(id, is_sync).await {
+            Ok(access) => access,
+            Err(()) => {
+                self.error("the server could not check access right now; try again".into());
+                return;
+            }
+        };
+        let sender = Sender {
+            connection: self.id,
+            peer_id: peer,
+            principal: &self.principal,
+            outbox: &self.outbox,
+            own_actors: &mut self.own_actors,
+        };
+        match access {
+            Access::Unavailable => self.unavailable(peer, id),
+            Access::Granted => match self.state.docs.receive(sender, id, data).await {
+                Ok(true) => {
+                    self.open.insert(id);
+                }
+                Ok(false) => {
+                    self.access.remove(&id);
+                    self.unavailable(peer, id);
+                }
+                Err(refusal) => {
+                    self.open.insert(id);
+                    self.report(id, refusal);
+                }
+            },
+            Access::Creatable => {
+                let mut pending = self.pending.remove(&id).unwrap_or_default();
+                match self.state.docs.create(sender, id, &mut pending, data).await {
+                    Ok(Creation::Pending) => {
+                        self.pending.insert(id, pending);
+                    }
+                    Ok(Creation::Registered { case_id }) => {
+                        tracing::info!(
+                            case = case_id,
+                            device = self.principal.device_id,
+                            "case registered from an offline-created document"
+                        );
+                        self.access.insert(id, Access::Granted);
+                        self.open.insert(id);
+                    }
+                    Ok(Creation::Refused { reasons }) => {
+                        self.error(format!(
+                            "document {id} is not a valid case record and was quarantined: {}",
+                            reasons.join("; ")
+                        ));
+                        self.unavailable(peer, id);
+                    }
+                    Err(refusal) => self.report(id, refusal),
+                }
+            }
+        }
+    }
+
+    fn report(&self, id: DocumentId, refusal: super::docs::SyncRefusal) {
+        use super::docs::SyncRefusal;
+        match &refusal {
+            SyncRefusal::Storage(e) => {
+                tracing::error!(document = %id, error = %e, "could not store changes")
+            }
+            SyncRefusal::Load(e) => {
+                tracing::error!(document = %id, error = %e, "could not load document")
+            }
+            SyncRefusal::Payload | SyncRefusal::Automerge(_) => {
+                Metrics::inc(&self.state.metrics.frames_refused_total);
+            }
+        }
+        self.error(format!("document {id}: {refusal}"));
+    }
+}

@@ -1,0 +1,638 @@
+//! Documents in memory and the one path by which changes reach them: apply a
+//! peer's sync message, check every new change against the rules, commit the
+//! accepted ones (and the quarantined ones) to the store, and only then let
+//! any peer see heads that include them.
+//!
+//! Each document is behind its own async mutex, held across the commit, so no
+//! sync message can be generated from a state that is not yet durable.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex as SyncMutex};
+use std::time::{Duration, Instant};
+
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use tokio::sync::{Mutex, Notify, mpsc};
+use veldwerk_core::DocumentId;
+use veldwerk_core::case::{CaseProjection, CaseRecord};
+use veldwerk_core::protocol::{Message, PeerId};
+use veldwerk_core::session::SyncSession;
+
+use crate::metrics::Metrics;
+use crate::now_ms;
+use crate::store::{
+    ChangeBatch, NewCaseRecord, NewChange, Principal, QuarantinedChange, Store, StoreError,
+};
+
+/// Identifies one WebSocket connection within this process.
+pub type ConnectionId = u64;
+
+/// The way to a connection's socket. Bounded: a peer that does not read its
+/// messages is disconnected rather than allowed to fill the server's memory.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    tx: mpsc::Sender<Message>,
+    too_slow: Arc<Notify>,
+}
+
+impl Outbox {
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Message>, Arc<Notify>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        let too_slow = Arc::new(Notify::new());
+        (
+            Self {
+                tx,
+                too_slow: too_slow.clone(),
+            },
+            rx,
+            too_slow,
+        )
+    }
+
+    /// Queues a message; a full queue marks the peer as too slow.
+    pub fn send(&self, message: Message) -> bool {
+        match self.tx.try_send(message) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.too_slow.notify_one();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// Who is sending a sync message, and where replies go.
+pub struct Sender<'a> {
+    pub connection: ConnectionId,
+    pub peer_id: &'a PeerId,
+    pub principal: &'a Principal,
+    pub outbox: &'a Outbox,
+    /// Actor ids known to be bound to this connection's device.
+    pub own_actors: &'a mut HashSet<String>,
+}
+
+/// Why a sync message was refused. Nothing of it was stored or merged.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncRefusal {
+    #[error("sync payload is not an automerge sync message")]
+    Payload,
+    #[error("sync payload carries automerge data that cannot be applied: {0}")]
+    Automerge(String),
+    #[error("your changes could not be stored; they were not accepted, send them again")]
+    Storage(#[source] StoreError),
+    #[error("this document could not be loaded")]
+    Load(String),
+}
+
+/// What became of a sync message for a document not yet known.
+#[derive(Debug)]
+pub enum Creation {
+    /// Negotiating: the message carried no changes yet.
+    Pending,
+    /// The document validated and is now a case.
+    Registered { case_id: i64 },
+    /// The document's changes were quarantined; the reasons are given.
+    Refused { reasons: Vec<String> },
+}
+
+struct DocPeer {
+    peer_id: PeerId,
+    session: SyncSession,
+    outbox: Outbox,
+}
+
+/// One document loaded in memory, with the peers syncing it.
+pub struct LiveDoc {
+    doc: Automerge,
+    peers: HashMap<ConnectionId, DocPeer>,
+    last_used: Instant,
+    logged_changes: usize,
+}
+
+type Slot = Arc<Mutex<Option<LiveDoc>>>;
+
+/// All documents in memory on this server node.
+pub struct DocRegistry {
+    slots: SyncMutex<HashMap<DocumentId, Slot>>,
+    store: Store,
+    metrics: Arc<Metrics>,
+    server_peer: PeerId,
+    compact_after: usize,
+}
+
+/// A document being created offline, before it validates: kept per connection.
+#[derive(Default)]
+pub struct PendingDoc {
+    doc: Automerge,
+    session: SyncSession,
+}
+
+/// The outcome of checking new changes against the rules.
+struct Verdict {
+    accepted: Vec<Change>,
+    quarantined: Vec<(Change, String)>,
+    bind_actors: Vec<String>,
+    /// The document holding only the accepted changes, when some were refused.
+    rebuilt: Option<Automerge>,
+    projection: Option<CaseProjection>,
+}
+
+impl DocRegistry {
+    pub fn new(
+        store: Store,
+        metrics: Arc<Metrics>,
+        server_peer: PeerId,
+        compact_after: usize,
+    ) -> Self {
+        Self {
+            slots: SyncMutex::new(HashMap::new()),
+            store,
+            metrics,
+            server_peer,
+            compact_after,
+        }
+    }
+
+    /// How many documents are in memory.
+    pub fn loaded(&self) -> usize {
+        self.slots.lock().map(|s| s.len()).unwrap_or(0)
+    }
+
+    fn slot(&self, id: DocumentId) -> Slot {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.entry(id).or_default().clone()
+    }
+
+    /// Applies a sync message from an authorised peer to a stored document.
+    /// Returns `Ok(false)` when no such document is stored.
+    pub async fn receive(
+        &self,
+        mut from: Sender<'_>,
+        id: DocumentId,
+        data: &[u8],
+    ) -> Result<bool, SyncRefusal> {
+        let message = SyncSession::decode(data).map_err(|_| SyncRefusal::Payload)?;
+        let slot = self.slot(id);
+        let mut guard = slot.lock().await;
+        if guard.is_none() {
+            match self.load(id).await? {
+                Some(live) => *guard = Some(live),
+                None => return Ok(false),
+            }
+        }
+        let Some(live) = guard.as_mut() else {
+            return Ok(false);
+        };
+        live.last_used = Instant::now();
+        let peer = live
+            .peers
+            .entry(from.connection)
+            .or_insert_with(|| DocPeer {
+                peer_id: from.peer_id.clone(),
+                session: SyncSession::new(),
+                outbox: from.outbox.clone(),
+            });
+
+        let before = live.doc.get_heads();
+        if let Err(e) = peer.session.receive(&mut live.doc, message) {
+            // automerge may have applied part of the payload: go back to what is stored.
+            peer.session.reset();
+            live.rewind(&before);
+            return Err(SyncRefusal::Automerge(e.to_string()));
+        }
+        let new_changes = live.doc.get_changes(&before);
+        if !new_changes.is_empty() {
+            let verdict = match self.check(&mut from, &live.doc, &before, new_changes).await {
+                Ok(verdict) => verdict,
+                Err(e) => {
+                    live.rewind(&before);
+                    if let Some(peer) = live.peers.get_mut(&from.connection) {
+                        peer.session.reset();
+                    }
+                    return Err(e);
+                }
+            };
+            let batch = batch(id, from.principal.device_id, &verdict);
+            if let Err(e) = self.store.commit_batch(&batch, now_ms()).await {
+                Metrics::inc(&self.metrics.store_errors_total);
+                live.rewind(&before);
+                if let Some(peer) = live.peers.get_mut(&from.connection) {
+                    peer.session.reset();
+                }
+                return Err(SyncRefusal::Storage(e));
+            }
+            from.own_actors.extend(verdict.bind_actors.iter().cloned());
+            Metrics::add(&self.metrics.changes_stored_total, verdict.accepted.len());
+            Metrics::add(
+                &self.metrics.changes_quarantined_total,
+                verdict.quarantined.len(),
+            );
+            live.logged_changes += verdict.accepted.len();
+            if let Some(clean) = verdict.rebuilt {
+                live.doc = clean;
+                if let Some(peer) = live.peers.get_mut(&from.connection) {
+                    // We told this peer nothing false, but its idea of what we
+                    // hold now includes changes we refused: negotiate afresh.
+                    peer.session.reset();
+                }
+            }
+            for (change, reason) in &verdict.quarantined {
+                tracing::warn!(document = %id, change = %change.hash(), device = from.principal.device_id, %reason, "change quarantined");
+                from.outbox.send(Message::Error {
+                    sender_id: self.server_peer.clone(),
+                    target_id: Some(from.peer_id.clone()),
+                    message: format!(
+                        "change {} of document {id} is quarantined: {reason}",
+                        change.hash()
+                    ),
+                });
+            }
+            if live.logged_changes >= self.compact_after {
+                self.compact(id, live).await;
+            }
+        }
+        self.broadcast(id, live);
+        Ok(true)
+    }
+
+    /// Handles a sync message for a document no one has stored yet: a
+    /// household registered offline. Registers it once it validates.
+    pub async fn create(
+        &self,
+        mut from: Sender<'_>,
+        id: DocumentId,
+        pending: &mut PendingDoc,
+        data: &[u8],
+    ) -> Result<Creation, SyncRefusal> {
+        let message = SyncSession::decode(data).map_err(|_| SyncRefusal::Payload)?;
+        pending
+            .session
+            .receive(&mut pending.doc, message)
+            .map_err(|e| SyncRefusal::Automerge(e.to_string()))?;
+        let changes = pending.doc.get_changes(&[]);
+        if changes.is_empty() {
+            // Nothing to acknowledge yet: answer so the peer sends its changes.
+            if let Some(data) = pending.session.generate(&pending.doc) {
+                from.outbox.send(self.sync_message(from.peer_id, id, data));
+            }
+            return Ok(Creation::Pending);
+        }
+        let verdict = self.check(&mut from, &pending.doc, &[], changes).await?;
+        let now = now_ms();
+        if !verdict.quarantined.is_empty() || verdict.projection.is_none() {
+            let mut refused = verdict.quarantined;
+            refused.extend(verdict.accepted.into_iter().map(|c| {
+                (
+                    c,
+                    "the document would not be a valid case record".to_owned(),
+                )
+            }));
+            let reasons = refused.iter().map(|(_, r)| r.clone()).collect();
+            let batch = ChangeBatch {
+                document_id: id.to_string(),
+                device_id: from.principal.device_id,
+                quarantined: refused.into_iter().map(quarantined).collect(),
+                ..ChangeBatch::default()
+            };
+            self.store
+                .quarantine_only(&batch, now)
+                .await
+                .map_err(SyncRefusal::Storage)?;
+            Metrics::add(
+                &self.metrics.changes_quarantined_total,
+                batch.quarantined.len(),
+            );
+            return Ok(Creation::Refused { reasons });
+        }
+        let record = NewCaseRecord {
+            document_id: id.to_string(),
+            creator_user_id: from.principal.user_id,
+            creator_organisation_id: from.principal.organisation_id,
+            directing_org_id: directing_org(from.principal),
+            batch: batch(id, from.principal.device_id, &verdict),
+        };
+        let case_id = self.store.create_case(&record, now).await.map_err(|e| {
+            Metrics::inc(&self.metrics.store_errors_total);
+            SyncRefusal::Storage(e)
+        })?;
+        from.own_actors.extend(verdict.bind_actors.iter().cloned());
+        Metrics::inc(&self.metrics.cases_created_total);
+        Metrics::add(&self.metrics.changes_stored_total, verdict.accepted.len());
+
+        let pending = std::mem::take(pending);
+        let slot = self.slot(id);
+        let mut guard = slot.lock().await;
+        let live = guard.get_or_insert_with(|| LiveDoc {
+            doc: pending.doc,
+            peers: HashMap::new(),
+            last_used: Instant::now(),
+            logged_changes: verdict.accepted.len(),
+        });
+        live.peers.insert(
+            from.connection,
+            DocPeer {
+                peer_id: from.peer_id.clone(),
+                session: pending.session,
+                outbox: from.outbox.clone(),
+            },
+        );
+        self.broadcast(id, live);
+        Ok(Creation::Registered { case_id })
+    }
+
+    /// Relays a presence message to the other peers that have the document open.
+    pub async fn relay_ephemeral(&self, from: ConnectionId, id: DocumentId, message: &Message) {
+        let Some(slot) = self.slots.lock().ok().and_then(|s| s.get(&id).cloned()) else {
+            return;
+        };
+        let guard = slot.lock().await;
+        let Some(live) = guard.as_ref() else { return };
+        if !live.peers.contains_key(&from) {
+            return;
+        }
+        let Message::Ephemeral {
+            count,
+            session_id,
+            data,
+            ..
+        } = message
+        else {
+            return;
+        };
+        for (connection, peer) in &live.peers {
+            if *connection != from {
+                peer.outbox.send(Message::Ephemeral {
+                    sender_id: self.server_peer.clone(),
+                    target_id: peer.peer_id.clone(),
+                    count: *count,
+                    session_id: session_id.clone(),
+                    document_id: id.to_string(),
+                    data: data.clone(),
+                });
+            }
+        }
+    }
+
+    /// Forgets a closed connection in every document it had open.
+    pub async fn detach(
+        &self,
+        connection: ConnectionId,
+        documents: impl IntoIterator<Item = DocumentId>,
+    ) {
+        for id in documents {
+            let slot = self.slots.lock().ok().and_then(|s| s.get(&id).cloned());
+            if let Some(slot) = slot {
+                if let Some(live) = slot.lock().await.as_mut() {
+                    live.peers.remove(&connection);
+                    live.last_used = Instant::now();
+                }
+            }
+        }
+    }
+
+    /// Unloads documents nobody has open and nobody used for `idle`.
+    pub fn unload_idle(&self, idle: Duration) -> usize {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let before = slots.len();
+        slots.retain(|_, slot| {
+            // Someone else holds the slot: it is in use.
+            if Arc::strong_count(slot) > 1 {
+                return true;
+            }
+            match slot.try_lock() {
+                Ok(guard) => match guard.as_ref() {
+                    None => false,
+                    Some(live) => !live.peers.is_empty() || live.last_used.elapsed() < idle,
+                },
+                Err(_) => true,
+            }
+        });
+        let unloaded = before - slots.len();
+        Metrics::add(&self.metrics.documents_unloaded_total, unloaded);
+        unloaded
+    }
+
+    async fn load(&self, id: DocumentId) -> Result<Option<LiveDoc>, SyncRefusal> {
+        let stored = self
+            .store
+            .load_document(&id.to_string())
+            .await
+            .map_err(|e| SyncRefusal::Load(e.to_string()))?;
+        let Some(stored) = stored else {
+            return Ok(None);
+        };
+        let mut doc = match &stored.snapshot {
+            Some(snapshot) => {
+                Automerge::load(snapshot).map_err(|e| SyncRefusal::Load(e.to_string()))?
+            }
+            None => Automerge::new(),
+        };
+        for change in &stored.changes {
+            doc.load_incremental(change)
+                .map_err(|e| SyncRefusal::Load(e.to_string()))?;
+        }
+        Ok(Some(LiveDoc {
+            doc,
+            peers: HashMap::new(),
+            last_used: Instant::now(),
+            logged_changes: stored.changes.len(),
+        }))
+    }
+
+    /// Checks new changes: each must come from an actor id bound to the
+    /// sender's device (or not yet bound), and the document must stay a valid
+    /// case record. The common case costs one validation; when something is
+    /// refused, the changes are replayed one by one to keep all the good ones.
+    async fn check(
+        &self,
+        from: &mut Sender<'_>,
+        doc: &Automerge,
+        before: &[ChangeHash],
+        changes: Vec<Change>,
+    ) -> Result<Verdict, SyncRefusal> {
+        let mut bind_actors = Vec::new();
+        let mut actor_refusals: HashMap<ChangeHash, String> = HashMap::new();
+        for change in &changes {
+            let actor = change.actor_id().to_hex_string();
+            if from.own_actors.contains(&actor) || bind_actors.contains(&actor) {
+                continue;
+            }
+            match self
+                .store
+                .actor_device(&actor)
+                .await
+                .map_err(SyncRefusal::Storage)?
+            {
+                Some(device) if device == from.principal.device_id => {
+                    from.own_actors.insert(actor);
+                }
+                Some(_) => {
+                    actor_refusals.insert(
+                        change.hash(),
+                        format!("actor id {actor} belongs to another device"),
+                    );
+                }
+                None => bind_actors.push(actor),
+            }
+        }
+
+        if actor_refusals.is_empty() {
+            if let Ok(projection) = CaseRecord::new(doc).project() {
+                return Ok(Verdict {
+                    accepted: changes,
+                    quarantined: Vec::new(),
+                    bind_actors,
+                    rebuilt: None,
+                    projection: Some(projection),
+                });
+            }
+        }
+
+        let mut clean = doc
+            .fork_at(before)
+            .map_err(|e| SyncRefusal::Automerge(e.to_string()))?;
+        let mut accepted = Vec::new();
+        let mut quarantined = Vec::new();
+        let mut refused: HashSet<ChangeHash> = HashSet::new();
+        for change in changes {
+            let reason = if change.deps().iter().any(|d| refused.contains(d)) {
+                Some("it depends on a quarantined change".to_owned())
+            } else if let Some(reason) = actor_refusals.remove(&change.hash()) {
+                Some(reason)
+            } else {
+                let heads = clean.get_heads();
+                clean
+                    .apply_changes([change.clone()])
+                    .map_err(|e| SyncRefusal::Automerge(e.to_string()))?;
+                match CaseRecord::new(&clean).validate() {
+                    Ok(()) => None,
+                    Err(e) => {
+                        clean = clean
+                            .fork_at(&heads)
+                            .map_err(|e| SyncRefusal::Automerge(e.to_string()))?;
+                        Some(format!("the case record would break a rule: {e}"))
+                    }
+                }
+            };
+            match reason {
+                Some(reason) => {
+                    refused.insert(change.hash());
+                    quarantined.push((change, reason));
+                }
+                None => accepted.push(change),
+            }
+        }
+        let used: HashSet<String> = accepted
+            .iter()
+            .map(|c| c.actor_id().to_hex_string())
+            .collect();
+        bind_actors.retain(|a| used.contains(a));
+        let projection = CaseRecord::new(&clean).project().ok();
+        Ok(Verdict {
+            accepted,
+            quarantined,
+            bind_actors,
+            rebuilt: Some(clean),
+            projection,
+        })
+    }
+
+    /// Sends every peer of a document what it lacks. Called only after every
+    /// change in the document is committed.
+    fn broadcast(&self, id: DocumentId, live: &mut LiveDoc) {
+        let doc = &live.doc;
+        for peer in live.peers.values_mut() {
+            if let Some(data) = peer.session.generate(doc) {
+                peer.outbox.send(self.sync_message(&peer.peer_id, id, data));
+            }
+        }
+    }
+
+    fn sync_message(&self, target: &PeerId, id: DocumentId, data: Vec<u8>) -> Message {
+        Message::Sync {
+            sender_id: self.server_peer.clone(),
+            target_id: target.clone(),
+            document_id: id.to_string(),
+            data,
+        }
+    }
+
+    async fn compact(&self, id: DocumentId, live: &mut LiveDoc) {
+        let document_id = id.to_string();
+        let result = async {
+            let logged = self.store.logged_change_hashes(&document_id).await?;
+            let covered: Vec<String> = logged
+                .into_iter()
+                .filter(|hash| {
+                    hash.parse::<ChangeHash>()
+                        .is_ok_and(|h| live.doc.get_change_by_hash(&h).is_some())
+                })
+                .collect();
+            self.store
+                .compact(&document_id, &live.doc.save(), &covered, now_ms())
+                .await
+        }
+        .await;
+        match result {
+            Ok(()) => live.logged_changes = 0,
+            Err(e) => {
+                Metrics::inc(&self.metrics.store_errors_total);
+                tracing::warn!(document = %id, error = %e, "compaction failed; the change log stays as it is");
+            }
+        }
+    }
+}
+
+impl LiveDoc {
+    /// Drops whatever was applied after `heads`: it was never stored.
+    fn rewind(&mut self, heads: &[ChangeHash]) {
+        match self.doc.fork_at(heads) {
+            Ok(doc) => self.doc = doc,
+            Err(e) => {
+                tracing::error!(error = %e, "could not rewind a document to its stored state")
+            }
+        }
+    }
+}
+
+fn batch(id: DocumentId, device_id: i64, verdict: &Verdict) -> ChangeBatch {
+    ChangeBatch {
+        document_id: id.to_string(),
+        device_id,
+        changes: verdict
+            .accepted
+            .iter()
+            .map(|c| NewChange {
+                hash: c.hash().to_string(),
+                bytes: c.raw_bytes().to_vec(),
+            })
+            .collect(),
+        quarantined: verdict
+            .quarantined
+            .iter()
+            .cloned()
+            .map(quarantined)
+            .collect(),
+        bind_actors: verdict.bind_actors.clone(),
+        projection: if verdict.accepted.is_empty() {
+            None
+        } else {
+            verdict.projection.clone()
+        },
+    }
+}
+
+fn quarantined((change, reason): (Change, String)) -> QuarantinedChange {
+    QuarantinedChange {
+        hash: change.hash().to_string(),
+        bytes: change.raw_bytes().to_vec(),
+        reason,
+    }
+}
+
+/// A case registered by a municipality's worker is directed by that
+/// municipality; one registered by a partner awaits direction.
+pub fn directing_org(principal: &Principal) -> Option<i64> {
+    (principal.organisation_kind == veldwerk_core::identity::OrganisationKind::Municipality)
+        .then_some(principal.organisation_id)
+}

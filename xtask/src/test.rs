@@ -1,0 +1,257 @@
+//! `cargo xtask test`: every check CI makes, in CI's order, so that passing here means passing there.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+
+use crate::postgres::ThrowawayPostgres;
+use crate::{Workspace, cmd};
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// The JS automerge-repo interop tests, with their own npm lockfile.
+const INTEROP_DIR: &str = "tests/interop";
+/// Written into node_modules after `npm ci`, so an unchanged lockfile skips the reinstall.
+const LOCK_STAMP: &str = "node_modules/.veldwerk-lock-hash";
+const POSTGRES_URL_VAR: &str = "VELDWERK_TEST_POSTGRES_URL";
+const SERVER_BIN_VAR: &str = "VELDWERK_TEST_BIN";
+
+pub struct Options {
+    postgres: bool,
+}
+
+impl Options {
+    pub fn parse(args: &[OsString]) -> Result<Self> {
+        let mut options = Self { postgres: true };
+        for arg in args {
+            match arg.to_str() {
+                Some("--no-postgres") => options.postgres = false,
+                _ => bail!(
+                    "unknown argument to `cargo xtask test`: {}",
+                    arg.to_string_lossy()
+                ),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// Runs the steps, stopping at the first failure, then prints the per-step report ending in the
+/// line `N passed, N failed` that CI reads.
+pub fn run(workspace: &Workspace, options: Options) -> Result<ExitCode> {
+    let mut report = Report::default();
+    let outcome = run_steps(workspace, &options, &mut report);
+    // By now the throwaway PostgreSQL is gone, so the report really is the last thing printed.
+    if let Err(error) = &outcome {
+        eprintln!("\nxtask test stopped at the first failure: {error:#}");
+    }
+    report.print();
+    Ok(if outcome.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn run_steps(workspace: &Workspace, options: &Options, report: &mut Report) -> Result<()> {
+    report.step("cargo fmt --check", || {
+        cmd::run(&mut workspace.cargo(["fmt", "--all", "--", "--check"]))
+    })?;
+    report.step("cargo clippy", || {
+        cmd::run(&mut workspace.cargo([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    report.step("core builds for wasm32", || build_core_for_wasm(workspace))?;
+
+    const NPM_STEP: &str = "interop npm ci";
+    let interop_dir = workspace.root().join(INTEROP_DIR);
+    if interop_dir.join("package-lock.json").is_file() {
+        report.step(NPM_STEP, || install_interop_packages(&interop_dir))?;
+    } else {
+        report.skip(NPM_STEP, "no tests/interop/package-lock.json");
+    }
+
+    const POSTGRES_STEP: &str = "throwaway PostgreSQL";
+    // Held until the end of this function: the tests need the server, and dropping it stops it
+    // and removes its folder whether the tests passed or not.
+    let postgres = if options.postgres {
+        Some(report.step(POSTGRES_STEP, ThrowawayPostgres::start)?)
+    } else {
+        report.skip(POSTGRES_STEP, "--no-postgres");
+        None
+    };
+
+    report.step("cargo test", || cargo_test(workspace, postgres.as_ref()))
+}
+
+fn build_core_for_wasm(workspace: &Workspace) -> Result<()> {
+    let rustup = || {
+        let mut rustup = Command::new("rustup");
+        // In the workspace, so a rust-toolchain file there picks the toolchain.
+        rustup.current_dir(workspace.root());
+        rustup
+    };
+    let installed = cmd::read(rustup().args(["target", "list", "--installed"]))?;
+    if !installed.lines().any(|line| line.trim() == WASM_TARGET) {
+        cmd::run(rustup().args(["target", "add", WASM_TARGET]))?;
+    }
+    cmd::run(&mut workspace.cargo(["build", "-p", "veldwerk-core", "--target", WASM_TARGET]))
+}
+
+fn install_interop_packages(interop_dir: &Path) -> Result<()> {
+    let stamp = lock_stamp(interop_dir)?;
+    let stamp_path = interop_dir.join(LOCK_STAMP);
+    if fs::read_to_string(&stamp_path).is_ok_and(|installed| installed == stamp) {
+        eprintln!("node_modules already matches the lockfile; not running npm ci");
+        return Ok(());
+    }
+    ensure_npm()?;
+    cmd::run(Command::new("npm").arg("ci").current_dir(interop_dir))?;
+    fs::write(&stamp_path, stamp)
+        .with_context(|| format!("could not write {}", stamp_path.display()))
+}
+
+/// Hashes of the files `npm ci` installs from: a change to either means installing again.
+fn lock_stamp(interop_dir: &Path) -> Result<String> {
+    let mut stamp = String::new();
+    for name in ["package.json", "package-lock.json"] {
+        let path = interop_dir.join(name);
+        let bytes =
+            fs::read(&path).with_context(|| format!("could not read {}", path.display()))?;
+        writeln!(stamp, "{name} fnv1a64:{:016x}", fnv1a64(&bytes))?;
+    }
+    Ok(stamp)
+}
+
+/// FNV-1a: stable across Rust versions (unlike `DefaultHasher`), and plenty to notice a change.
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn ensure_npm() -> Result<()> {
+    if cmd::on_path("npm") {
+        return Ok(());
+    }
+    ensure!(
+        cmd::is_root()?,
+        "npm is missing: install Node.js and npm (Debian: `apt-get install nodejs npm`)"
+    );
+    cmd::apt_install(&["nodejs", "npm"])
+}
+
+/// The whole workspace's tests (xtask's own included), with the server binary the end-to-end
+/// tests start and, unless left out, the throwaway PostgreSQL.
+fn cargo_test(workspace: &Workspace, postgres: Option<&ThrowawayPostgres>) -> Result<()> {
+    cmd::run(&mut workspace.cargo(["build", "-p", "veldwerk-server", "--bin", "veldwerk"]))?;
+    let server_bin = workspace
+        .target_dir()?
+        .join("debug")
+        .join(format!("veldwerk{}", std::env::consts::EXE_SUFFIX));
+    ensure!(
+        server_bin.is_file(),
+        "built veldwerk, but there is no {}",
+        server_bin.display()
+    );
+    let mut test = workspace.cargo(["test", "--workspace"]);
+    test.env(SERVER_BIN_VAR, &server_bin);
+    match postgres {
+        Some(postgres) => test.env(POSTGRES_URL_VAR, postgres.url()),
+        None => test.env_remove(POSTGRES_URL_VAR),
+    };
+    cmd::run(&mut test)
+}
+
+#[derive(Default)]
+struct Report {
+    steps: Vec<StepResult>,
+}
+
+struct StepResult {
+    name: &'static str,
+    status: Status,
+}
+
+enum Status {
+    Passed(Duration),
+    Failed(Duration),
+    Skipped(&'static str),
+}
+
+impl Report {
+    fn step<T>(&mut self, name: &'static str, step: impl FnOnce() -> Result<T>) -> Result<T> {
+        let number = self.steps.len() + 1;
+        eprintln!("\n==> {number}. {name}");
+        let start = Instant::now();
+        let result = step();
+        let took = start.elapsed();
+        let status = if result.is_ok() {
+            Status::Passed(took)
+        } else {
+            Status::Failed(took)
+        };
+        eprintln!("<== {number}. {name}: {}", status.describe());
+        self.steps.push(StepResult { name, status });
+        result.with_context(|| format!("step {number} ({name}) failed"))
+    }
+
+    fn skip(&mut self, name: &'static str, reason: &'static str) {
+        let number = self.steps.len() + 1;
+        let status = Status::Skipped(reason);
+        eprintln!("\n==> {number}. {name}: {}", status.describe());
+        self.steps.push(StepResult { name, status });
+    }
+
+    fn print(&self) {
+        eprintln!("\nxtask test:");
+        for (index, step) in self.steps.iter().enumerate() {
+            eprintln!(
+                "  {}. {:<24} {}",
+                index + 1,
+                step.name,
+                step.status.describe()
+            );
+        }
+        let count = |wanted: fn(&Status) -> bool| {
+            self.steps
+                .iter()
+                .filter(|step| wanted(&step.status))
+                .count()
+        };
+        let passed = count(|status| matches!(status, Status::Passed(_)));
+        let failed = count(|status| matches!(status, Status::Failed(_)));
+        println!("{passed} passed, {failed} failed");
+    }
+}
+
+impl Status {
+    fn describe(&self) -> String {
+        match self {
+            Self::Passed(took) => format!("passed in {:.1}s", took.as_secs_f64()),
+            Self::Failed(took) => format!("FAILED after {:.1}s", took.as_secs_f64()),
+            Self::Skipped(reason) => format!("skipped ({reason})"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_matches_the_reference_values() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
