@@ -1,1 +1,11 @@
-//! placeholder
+//! End-to-end tests of Veldwerk: the real server on real databases, spoken to
+//! over real WebSockets by native clients, the JS automerge-repo client, and
+//! HTTP. One test binary, so the workspace links it once.
+
+mod access;
+mod bad_input;
+mod convergence;
+mod durability;
+mod interop;
+mod quarantine;
+mod support;

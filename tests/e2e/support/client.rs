@@ -1,0 +1,245 @@
+//! A native client: documents kept across connections (a tablet that goes
+//! offline and back), and one WebSocket link at a time driven through
+//! `veldwerk_core::client`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use veldwerk_core::DocumentId;
+use veldwerk_core::client::{ClientConnection, Incoming};
+use veldwerk_core::protocol::Message;
+
+/// How long a test waits for the server before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A tablet's documents, which outlive any one connection.
+pub struct Tablet {
+    pub actor: ActorId,
+    pub docs: HashMap<DocumentId, AutoCommit>,
+}
+
+impl Tablet {
+    /// A tablet writing with the given actor id (hex), as our app does with its device's.
+    pub fn new(actor_hex: &str) -> Self {
+        Self {
+            actor: ActorId::from(hex_decode(actor_hex)),
+            docs: HashMap::new(),
+        }
+    }
+
+    pub fn doc(&mut self, id: DocumentId) -> &mut AutoCommit {
+        let actor = self.actor.clone();
+        self.docs
+            .entry(id)
+            .or_insert_with(|| AutoCommit::new().with_actor(actor))
+    }
+}
+
+fn hex_decode(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex actor id"))
+        .collect()
+}
+
+/// What the server said that was not a sync payload.
+#[derive(Debug, Default)]
+pub struct Heard {
+    pub errors: Vec<String>,
+    pub unavailable: Vec<DocumentId>,
+}
+
+/// One live WebSocket connection to a server.
+pub struct Link {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub conn: ClientConnection,
+    pub heard: Heard,
+}
+
+/// Why the server ended or refused a link.
+#[derive(Debug)]
+pub enum LinkEnd {
+    Closed(Option<CloseFrame>),
+    TimedOut,
+    Unavailable(DocumentId),
+}
+
+impl Link {
+    /// Connects with a bearer token and completes the handshake.
+    pub async fn bearer(url: &str, token: &str) -> Self {
+        let mut request = url.into_client_request().expect("request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connect");
+        Self::join(ws).await
+    }
+
+    /// Connects with the URL as given (a ticket in its query) and joins.
+    pub async fn url(url: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connect");
+        Self::join(ws).await
+    }
+
+    /// Connects without joining, for handshake tests.
+    pub async fn raw(url: &str, token: &str) -> Self {
+        let mut request = url.into_client_request().expect("request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connect");
+        Self {
+            ws,
+            conn: ClientConnection::new(format!("test-{}", uuid::Uuid::new_v4())),
+            heard: Heard::default(),
+        }
+    }
+
+    async fn join(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
+        let mut link = Self {
+            ws,
+            conn: ClientConnection::new(format!("test-{}", uuid::Uuid::new_v4())),
+            heard: Heard::default(),
+        };
+        let join = link.conn.join();
+        link.send(&join).await;
+        while !link.conn.is_joined() {
+            let message = link.next().await.expect("server answers the handshake");
+            link.conn.handle(message).expect("a valid handshake answer");
+        }
+        link
+    }
+
+    pub async fn send(&mut self, message: &Message) {
+        self.send_raw(message.encode()).await;
+    }
+
+    pub async fn send_raw(&mut self, frame: Vec<u8>) {
+        self.try_send(frame).await.expect("sending a frame");
+    }
+
+    async fn try_send(&mut self, frame: Vec<u8>) -> Result<(), LinkEnd> {
+        self.ws
+            .send(WsMessage::Binary(frame.into()))
+            .await
+            .map_err(|_| LinkEnd::Closed(None))
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.ws
+            .send(WsMessage::Text(text.into()))
+            .await
+            .expect("sending a frame");
+    }
+
+    /// The next protocol message, or how the link ended.
+    pub async fn next(&mut self) -> Result<Message, LinkEnd> {
+        loop {
+            let frame = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .map_err(|_| LinkEnd::TimedOut)?;
+            match frame {
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    return Ok(Message::decode(&bytes).expect("the server sends valid messages"));
+                }
+                Some(Ok(WsMessage::Close(frame))) => return Err(LinkEnd::Closed(frame)),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Err(LinkEnd::Closed(None)),
+            }
+        }
+    }
+
+    /// Waits for the next `error` message, skipping others.
+    pub async fn next_error(&mut self) -> Result<String, LinkEnd> {
+        loop {
+            if let Message::Error { message, .. } = self.next().await? {
+                return Ok(message);
+            }
+        }
+    }
+
+    /// Syncs one document until the server holds exactly what we hold.
+    pub async fn sync(&mut self, id: DocumentId, doc: &mut AutoCommit) -> Result<(), LinkEnd> {
+        self.sync_inner(id, doc, true).await
+    }
+
+    /// Fetches a document we do not have (a `request`), until in step with the server.
+    pub async fn fetch(&mut self, id: DocumentId) -> Result<AutoCommit, LinkEnd> {
+        let mut doc = AutoCommit::new();
+        self.sync_inner(id, &mut doc, false).await?;
+        Ok(doc)
+    }
+
+    async fn sync_inner(
+        &mut self,
+        id: DocumentId,
+        doc: &mut AutoCommit,
+        have: bool,
+    ) -> Result<(), LinkEnd> {
+        loop {
+            if let Some(message) = self.conn.sync(id, &doc.sync(), have) {
+                self.try_send(message.encode()).await?;
+            }
+            if self.in_step(id, doc) {
+                return Ok(());
+            }
+            let message = self.next().await?;
+            match self.conn.handle(message).expect("a valid message") {
+                Incoming::Sync { document, data } if document == id => {
+                    self.conn
+                        .apply(id, &mut doc.sync(), &data)
+                        .expect("applying the server's changes");
+                }
+                Incoming::Unavailable { document } if document == id => {
+                    self.heard.unavailable.push(document);
+                    return Err(LinkEnd::Unavailable(document));
+                }
+                Incoming::Unavailable { document } => self.heard.unavailable.push(document),
+                Incoming::Error { message } => self.heard.errors.push(message),
+                _ => {}
+            }
+        }
+    }
+
+    fn in_step(&self, id: DocumentId, doc: &mut AutoCommit) -> bool {
+        let ours = sorted(doc.get_heads());
+        match self.conn.server_heads(&id) {
+            Some(theirs) => !ours.is_empty() && sorted(theirs.to_vec()) == ours,
+            None => false,
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}
+
+fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
+    heads.sort();
+    heads
+}
+
+/// The hashes of every change in a document.
+pub fn change_hashes(doc: &mut AutoCommit) -> Vec<ChangeHash> {
+    doc.get_changes(&[]).iter().map(|c| c.hash()).collect()
+}
+
+/// Whether a document holds a change.
+pub fn has_change(doc: &AutoCommit, hash: &ChangeHash) -> bool {
+    ReadDoc::get_change_by_hash(doc, hash).is_some()
+}
