@@ -2,8 +2,8 @@
 //! encoding of sync payloads. A runtime (tokio on the server, the browser event
 //! loop in the app) decides when to call it; this type never does I/O.
 
-use automerge::ChangeHash;
 use automerge::sync::{self, SyncDoc};
+use automerge::{Automerge, Change, ChangeHash};
 
 /// Why a sync payload could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -12,6 +12,8 @@ pub enum SyncError {
     Decode,
     #[error("sync payload carries changes automerge cannot apply: {0}")]
     Apply(String),
+    #[error("change {0} of the sync payload is not valid automerge data")]
+    Change(usize),
 }
 
 /// The state of syncing one document with one peer.
@@ -25,9 +27,20 @@ impl SyncSession {
         Self::default()
     }
 
-    /// Decodes the `data` of a `sync` or `request` message.
+    /// Decodes the `data` of a `sync` or `request` message and checks that
+    /// every change chunk in it parses: automerge itself would skip a chunk it
+    /// cannot read without saying so, and the sender deserves to know.
     pub fn decode(data: &[u8]) -> Result<sync::Message, SyncError> {
-        sync::Message::decode(data).map_err(|_| SyncError::Decode)
+        let message = sync::Message::decode(data).map_err(|_| SyncError::Decode)?;
+        for (index, chunk) in message.changes.iter().enumerate() {
+            let parses = Change::from_bytes(chunk.to_vec()).is_ok()
+                // A v2 sync message may carry a whole document instead.
+                || Automerge::load(chunk).is_ok();
+            if !parses {
+                return Err(SyncError::Change(index));
+            }
+        }
+        Ok(message)
     }
 
     /// Applies a peer's sync message to `doc`.

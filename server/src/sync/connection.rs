@@ -362,7 +362,7 @@ impl Connection {
             SyncRefusal::Load(e) => {
                 tracing::error!(document = %id, error = %e, "could not load document")
             }
-            SyncRefusal::Payload | SyncRefusal::Automerge(_) => {
+            SyncRefusal::Payload(_) | SyncRefusal::Automerge(_) => {
                 Metrics::inc(&self.state.metrics.frames_refused_total);
             }
         }

@@ -74,8 +74,8 @@ pub struct Sender<'a> {
 /// Why a sync message was refused. Nothing of it was stored or merged.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncRefusal {
-    #[error("sync payload is not an automerge sync message")]
-    Payload,
+    #[error("{0}")]
+    Payload(veldwerk_core::session::SyncError),
     #[error("sync payload carries automerge data that cannot be applied: {0}")]
     Automerge(String),
     #[error("your changes could not be stored; they were not accepted, send them again")]
@@ -171,7 +171,7 @@ impl DocRegistry {
         id: DocumentId,
         data: &[u8],
     ) -> Result<bool, SyncRefusal> {
-        let message = SyncSession::decode(data).map_err(|_| SyncRefusal::Payload)?;
+        let message = SyncSession::decode(data).map_err(SyncRefusal::Payload)?;
         let slot = self.slot(id);
         let mut guard = slot.lock().await;
         if guard.is_none() {
@@ -264,7 +264,7 @@ impl DocRegistry {
         pending: &mut PendingDoc,
         data: &[u8],
     ) -> Result<Creation, SyncRefusal> {
-        let message = SyncSession::decode(data).map_err(|_| SyncRefusal::Payload)?;
+        let message = SyncSession::decode(data).map_err(SyncRefusal::Payload)?;
         pending
             .session
             .receive(&mut pending.doc, message)
