@@ -3,7 +3,7 @@
 
 use automerge::{ActorId, Automerge};
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, State};
+use axum::extract::{FromRequest, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router, routing::get, routing::post};
@@ -11,7 +11,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use veldwerk_core::DocumentId;
 use veldwerk_core::case::{AddressStatus, CaseRecord, NewCase, init_case};
-use veldwerk_core::identity::Role;
+use veldwerk_core::identity::{Role, may_read_general_record};
 
 use crate::auth::{Authenticated, TICKET_LIFETIME_MS, new_secret, secret_hash};
 use crate::error::ApiError;
@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/me", get(me))
         .route("/api/sync-ticket", post(sync_ticket))
         .route("/api/cases", get(caseload).post(create_case))
+        .route("/api/cases/{document_id}", get(case))
         .route("/api/admin/quarantine", get(quarantine))
 }
 
@@ -136,6 +137,41 @@ async fn caseload(
             })
             .collect(),
     ))
+}
+
+/// One case, for a reader on its team; any other reader is told it does not
+/// exist, exactly as for a case that does not.
+async fn case(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(document_id): Path<String>,
+) -> Result<Json<CaseItem>, ApiError> {
+    let readable = match state
+        .store
+        .document_access(&document_id, p.organisation_id)
+        .await?
+    {
+        Some(access) => {
+            access.compartment == "general"
+                && may_read_general_record(p.role, access.organisation_on_team)
+        }
+        None => false,
+    };
+    if !readable {
+        return Err(ApiError::NotFound("case"));
+    }
+    let case = state
+        .store
+        .case_summary(&document_id)
+        .await?
+        .ok_or(ApiError::NotFound("case"))?;
+    Ok(Json(CaseItem {
+        id: case.id,
+        document_id: case.document_id,
+        label: case.label,
+        address_status: case.address_status,
+        last_visit_at: case.last_visit_at,
+    }))
 }
 
 #[derive(Deserialize)]

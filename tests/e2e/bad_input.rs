@@ -61,7 +61,7 @@ impl World {
         let mut tablet = Tablet::new(&self.bystander.principal.actor_id);
         let mut link = Link::bearer(&self.server.ws(""), &self.bystander.token).await;
         let doc = link.fetch(self.case_id).await.expect("bystander fetches");
-        tablet.docs.insert(self.case_id, doc);
+        tablet.adopt(self.case_id, doc);
         let doc = tablet.doc(self.case_id);
         case::set_address(doc, note, AddressStatus::Known).unwrap();
         doc.commit();

@@ -57,7 +57,7 @@ async fn three_tablets_converge_in_every_order(db: Db) {
         for (tablet, user) in tablets.iter_mut().zip(&users) {
             let mut link = Link::bearer(&server.ws(""), &user.token).await;
             let doc = link.fetch(case_id).await.expect("case fetched");
-            tablet.docs.insert(case_id, doc);
+            tablet.adopt(case_id, doc);
             link.close().await;
         }
 

@@ -76,7 +76,7 @@ async fn push_until_killed(
     let Ok(doc) = link.fetch(case_id).await else {
         return;
     };
-    tablet.docs.insert(case_id, doc);
+    tablet.adopt(case_id, doc);
     for n in 0.. {
         let doc = tablet.doc(case_id);
         case::add_visit(doc, &visit(format!("{}-{n}", user.principal.handle))).expect("visit");

@@ -1,1 +1,238 @@
-//! placeholder
+//! Changes that break the rules are quarantined: stored, not merged, reported
+//! to the device and to admins; the device's other changes keep flowing.
+//! Households registered offline become cases when they validate.
+
+use automerge::ReadDoc;
+use automerge::transaction::Transactable;
+use veldwerk_core::DocumentId;
+use veldwerk_core::case::{
+    self, AddressStatus, CaseRecord, NewCase, NewVisit, Theme, VisitKind, VisitStatus,
+};
+use veldwerk_core::identity::{OrganisationKind, Role};
+
+use crate::on_both_databases;
+use crate::support::client::LinkEnd;
+use crate::support::{Db, Link, Tablet, TestServer, TestUser};
+
+fn visit(id: &str) -> NewVisit {
+    NewVisit {
+        id: id.into(),
+        at_ms: 1_790_000_000_000,
+        author: "bo".into(),
+        organisation: "Gemeente Ergens".into(),
+        kind: VisitKind::Home,
+        present: vec![],
+        observations: vec![(Theme::Housing, "Lekkage".into())],
+        status: VisitStatus::Submitted,
+    }
+}
+
+async fn quarantine_report(server: &TestServer, admin: &TestUser) -> Vec<serde_json::Value> {
+    reqwest::Client::new()
+        .get(server.http("/api/admin/quarantine"))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn rule_breaking_changes_are_quarantined(db: Db) {
+    let server = TestServer::start(db).await;
+    let org = "Gemeente Ergens";
+    let ada = server
+        .user(
+            org,
+            OrganisationKind::Municipality,
+            "ada",
+            Role::FieldWorker,
+        )
+        .await;
+    let bo = server
+        .user(org, OrganisationKind::Municipality, "bo", Role::FieldWorker)
+        .await;
+    let admin = server
+        .user(org, OrganisationKind::Municipality, "root", Role::Admin)
+        .await;
+    let case_id = server.create_case(&ada, "Familie Regel").await;
+    let stored = || async {
+        server
+            .store
+            .logged_change_hashes(&case_id.to_string())
+            .await
+            .unwrap()
+    };
+
+    // bo's tablet writes with ada's device actor id: not attributable to bo.
+    let mut forged = Tablet::new(&ada.principal.actor_id);
+    let mut link = Link::bearer(&server.ws(""), &bo.token).await;
+    forged.adopt(case_id, link.fetch(case_id).await.unwrap());
+    let doc = forged.doc(case_id);
+    case::add_visit(doc, &visit("forged")).unwrap();
+    doc.commit();
+    let before = stored().await;
+    let error = link.sync_until_refused(case_id, doc).await;
+    assert!(
+        error.contains("quarantined") && error.contains("belongs to another device"),
+        "{error}"
+    );
+    assert_eq!(stored().await, before, "the forged change is not merged");
+    link.close().await;
+
+    // bo's own tablet: a good visit, then a change adding an ethnicity field.
+    let mut tablet = Tablet::new(&bo.principal.actor_id);
+    let mut link = Link::bearer(&server.ws(""), &bo.token).await;
+    tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+    let doc = tablet.doc(case_id);
+    case::add_visit(doc, &visit("good")).unwrap();
+    doc.commit();
+    let household = doc.get(automerge::ROOT, "household").unwrap().unwrap().1;
+    doc.put(&household, "ethnicity", "x").unwrap();
+    doc.commit();
+    let error = link.sync_until_refused(case_id, doc).await;
+    assert!(error.contains("household.ethnicity"), "{error}");
+    link.close().await;
+
+    // ada sees the good visit and nothing of the refused ones.
+    let mut link = Link::bearer(&server.ws(""), &ada.token).await;
+    let on_server = link.fetch(case_id).await.unwrap();
+    let record = CaseRecord::new(&on_server);
+    assert_eq!(record.visit_ids().unwrap(), ["good"]);
+    record.validate().unwrap();
+    assert_eq!(stored().await.len(), before.len() + 1);
+
+    // Admins see both, with reasons; others may not look.
+    let report = quarantine_report(&server, &admin).await;
+    let reasons: Vec<&str> = report
+        .iter()
+        .map(|q| q["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(report.len(), 2, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("belongs to another device"))
+    );
+    assert!(reasons.iter().any(|r| r.contains("household.ethnicity")));
+    assert!(
+        report
+            .iter()
+            .all(|q| q["user"] == "bo" && q["documentId"] == case_id.to_string())
+    );
+    let status = reqwest::Client::new()
+        .get(server.http("/api/admin/quarantine"))
+        .bearer_auth(&bo.token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 403);
+}
+
+async fn households_registered_offline_become_cases(db: Db) {
+    let server = TestServer::start(db).await;
+    let worker = server
+        .user(
+            "Jeugdzorg West",
+            OrganisationKind::YouthCare,
+            "fleur",
+            Role::FieldWorker,
+        )
+        .await;
+    let colleague = server
+        .user(
+            "Jeugdzorg West",
+            OrganisationKind::YouthCare,
+            "gijs",
+            Role::Supervisor,
+        )
+        .await;
+    let outsider = server
+        .user(
+            "Woningstichting",
+            OrganisationKind::Housing,
+            "henk",
+            Role::FieldWorker,
+        )
+        .await;
+    let auditor = server
+        .user(
+            "Jeugdzorg West",
+            OrganisationKind::YouthCare,
+            "ina",
+            Role::Auditor,
+        )
+        .await;
+
+    // Made offline on the tablet: a new household with a first visit.
+    let mut tablet = Tablet::new(&worker.principal.actor_id);
+    let id = DocumentId::from_random_bytes(*uuid::Uuid::new_v4().as_bytes());
+    let doc = tablet.doc(id);
+    case::init_case(
+        doc,
+        &NewCase {
+            label: "Familie Nieuw".into(),
+            address: "Laan 5".into(),
+            address_status: AddressStatus::Known,
+        },
+    )
+    .unwrap();
+    case::add_visit(doc, &visit("first")).unwrap();
+    doc.commit();
+
+    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
+    link.sync(id, doc)
+        .await
+        .expect("registered and acknowledged");
+    link.close().await;
+
+    let caseload: Vec<serde_json::Value> = reqwest::Client::new()
+        .get(server.http("/api/cases"))
+        .bearer_auth(&colleague.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(caseload.len(), 1);
+    assert_eq!(caseload[0]["documentId"], id.to_string());
+    assert_eq!(caseload[0]["label"], "Familie Nieuw");
+    assert_eq!(caseload[0]["lastVisitAt"], 1_790_000_000_000i64);
+
+    let mut link = Link::bearer(&server.ws(""), &outsider.token).await;
+    assert!(matches!(link.fetch(id).await, Err(LinkEnd::Unavailable(_))));
+    let mut link = Link::bearer(&server.ws(""), &auditor.token).await;
+    assert!(
+        matches!(link.fetch(id).await, Err(LinkEnd::Unavailable(_))),
+        "auditors read no case content"
+    );
+
+    // Something that is not a case record is refused and quarantined.
+    let junk = DocumentId::from_random_bytes(*uuid::Uuid::new_v4().as_bytes());
+    let doc = tablet.doc(junk);
+    doc.put(automerge::ROOT, "shopping", "melk").unwrap();
+    doc.commit();
+    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
+    let error = link.sync_until_refused(junk, doc).await;
+    assert!(error.contains("not a valid case record"), "{error}");
+    assert!(matches!(
+        link.fetch(junk).await,
+        Err(LinkEnd::Unavailable(_))
+    ));
+    let caseload = server
+        .store
+        .caseload(worker.principal.organisation_id)
+        .await
+        .unwrap();
+    assert_eq!(caseload.len(), 1);
+}
+
+on_both_databases!(
+    rule_breaking_changes_are_quarantined,
+    households_registered_offline_become_cases
+);

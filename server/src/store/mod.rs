@@ -496,6 +496,23 @@ impl Store {
             .collect())
     }
 
+    /// The summary of the case a document belongs to.
+    pub async fn case_summary(&self, document_id: &str) -> Result<Option<CaseSummary>> {
+        let row: Option<(i64, String, String, String, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT c.id, c.document_id, c.label, c.address_status, c.last_visit_at \
+             FROM cases c JOIN documents d ON d.case_id = c.id WHERE d.document_id = $1")
+            .bind(document_id).fetch_optional(pool).await)?;
+        Ok(row.map(
+            |(id, document_id, label, address_status, last_visit_at)| CaseSummary {
+                id,
+                document_id,
+                label,
+                address_status,
+                last_visit_at,
+            },
+        ))
+    }
+
     /// Registers a new case with its general record, in one transaction.
     pub async fn create_case(&self, record: &NewCaseRecord, now: i64) -> Result<i64> {
         let projection = record

@@ -34,6 +34,12 @@ impl Tablet {
         }
     }
 
+    /// Keeps a fetched document, writing to it from now on with this tablet's actor id.
+    pub fn adopt(&mut self, id: DocumentId, mut doc: AutoCommit) {
+        doc.set_actor(self.actor.clone());
+        self.docs.insert(id, doc);
+    }
+
     pub fn doc(&mut self, id: DocumentId) -> &mut AutoCommit {
         let actor = self.actor.clone();
         self.docs
@@ -69,6 +75,8 @@ pub enum LinkEnd {
     Closed(Option<CloseFrame>),
     TimedOut,
     Unavailable(DocumentId),
+    /// The server answered with an `error` (only when asked to stop on one).
+    Refused(String),
 }
 
 impl Link {
@@ -175,13 +183,21 @@ impl Link {
 
     /// Syncs one document until the server holds exactly what we hold.
     pub async fn sync(&mut self, id: DocumentId, doc: &mut AutoCommit) -> Result<(), LinkEnd> {
-        self.sync_inner(id, doc, true).await
+        self.sync_inner(id, doc, true, false).await
+    }
+
+    /// Syncs until the server sends an error (for changes it will refuse).
+    pub async fn sync_until_refused(&mut self, id: DocumentId, doc: &mut AutoCommit) -> String {
+        match self.sync_inner(id, doc, true, true).await {
+            Err(LinkEnd::Refused(message)) => message,
+            other => panic!("expected the server to refuse, got {other:?}"),
+        }
     }
 
     /// Fetches a document we do not have (a `request`), until in step with the server.
     pub async fn fetch(&mut self, id: DocumentId) -> Result<AutoCommit, LinkEnd> {
         let mut doc = AutoCommit::new();
-        self.sync_inner(id, &mut doc, false).await?;
+        self.sync_inner(id, &mut doc, false, false).await?;
         Ok(doc)
     }
 
@@ -190,6 +206,7 @@ impl Link {
         id: DocumentId,
         doc: &mut AutoCommit,
         have: bool,
+        stop_on_error: bool,
     ) -> Result<(), LinkEnd> {
         loop {
             if let Some(message) = self.conn.sync(id, &doc.sync(), have) {
@@ -210,6 +227,9 @@ impl Link {
                     return Err(LinkEnd::Unavailable(document));
                 }
                 Incoming::Unavailable { document } => self.heard.unavailable.push(document),
+                Incoming::Error { message } if stop_on_error => {
+                    return Err(LinkEnd::Refused(message));
+                }
                 Incoming::Error { message } => self.heard.errors.push(message),
                 _ => {}
             }
