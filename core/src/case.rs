@@ -570,7 +570,9 @@ fn check_date(date: &str, path: &str) -> Result<(), SchemaError> {
 
 fn days_in_month(year: u32, month: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -719,7 +721,8 @@ mod tests {
 
     #[test]
     fn names_the_path_of_each_broken_rule() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut AutoCommit)>)> = vec![
+        type Breaker = Box<dyn Fn(&mut AutoCommit)>;
+        let cases: Vec<(&str, Breaker)> = vec![
             (
                 "schemaVersion",
                 Box::new(|d| {

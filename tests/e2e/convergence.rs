@@ -1,7 +1,6 @@
 //! Three tablets edit one case offline and reconnect in every order: they all
 //! end with the same document, every visit and both concurrent addresses.
 
-use automerge::ReadDoc;
 use veldwerk_core::case::{
     self, AddressStatus, CaseRecord, NewVisit, Theme, VisitKind, VisitStatus,
 };

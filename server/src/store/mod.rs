@@ -260,12 +260,12 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            if let Some(parent) = options.get_filename().parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        StoreError::Config(format!("cannot create {}: {e}", parent.display()))
-                    })?;
-                }
+            if let Some(parent) = options.get_filename().parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    StoreError::Config(format!("cannot create {}: {e}", parent.display()))
+                })?;
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)

@@ -206,10 +206,10 @@ impl Connection {
             Message::Ephemeral {
                 ref document_id, ..
             } => {
-                if let Ok(id) = document_id.parse::<DocumentId>() {
-                    if self.open.contains(&id) {
-                        self.state.docs.relay_ephemeral(self.id, id, &message).await;
-                    }
+                if let Ok(id) = document_id.parse::<DocumentId>()
+                    && self.open.contains(&id)
+                {
+                    self.state.docs.relay_ephemeral(self.id, id, &message).await;
                 }
             }
             // Gossip about other storage peers: this server keeps no such state.

@@ -381,11 +381,11 @@ impl DocRegistry {
     ) {
         for id in documents {
             let slot = self.slots.lock().ok().and_then(|s| s.get(&id).cloned());
-            if let Some(slot) = slot {
-                if let Some(live) = slot.lock().await.as_mut() {
-                    live.peers.remove(&connection);
-                    live.last_used = Instant::now();
-                }
+            if let Some(slot) = slot
+                && let Some(live) = slot.lock().await.as_mut()
+            {
+                live.peers.remove(&connection);
+                live.last_used = Instant::now();
             }
         }
     }
@@ -476,16 +476,16 @@ impl DocRegistry {
             }
         }
 
-        if actor_refusals.is_empty() {
-            if let Ok(projection) = CaseRecord::new(doc).project() {
-                return Ok(Verdict {
-                    accepted: changes,
-                    quarantined: Vec::new(),
-                    bind_actors,
-                    rebuilt: None,
-                    projection: Some(projection),
-                });
-            }
+        if actor_refusals.is_empty()
+            && let Ok(projection) = CaseRecord::new(doc).project()
+        {
+            return Ok(Verdict {
+                accepted: changes,
+                quarantined: Vec::new(),
+                bind_actors,
+                rebuilt: None,
+                projection: Some(projection),
+            });
         }
 
         let mut clean = doc

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use automerge::{ActorId, AutoCommit, ChangeHash, ReadDoc};
+use automerge::{ActorId, AutoCommit, ChangeHash};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -252,14 +252,4 @@ impl Link {
 fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
     heads.sort();
     heads
-}
-
-/// The hashes of every change in a document.
-pub fn change_hashes(doc: &mut AutoCommit) -> Vec<ChangeHash> {
-    doc.get_changes(&[]).iter().map(|c| c.hash()).collect()
-}
-
-/// Whether a document holds a change.
-pub fn has_change(doc: &AutoCommit, hash: &ChangeHash) -> bool {
-    ReadDoc::get_change_by_hash(doc, hash).is_some()
 }

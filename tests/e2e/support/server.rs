@@ -43,10 +43,6 @@ impl Db {
             _dir: tempfile::tempdir().expect("temporary folder"),
         })
     }
-
-    pub fn is_postgres(&self) -> bool {
-        self.url.starts_with("postgres")
-    }
 }
 
 /// `url` with its database name replaced by `name`.
@@ -241,10 +237,10 @@ pub async fn wait_ready(url: &str) {
     let client = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        if let Ok(response) = client.get(url).send().await {
-            if response.status().is_success() {
-                return;
-            }
+        if let Ok(response) = client.get(url).send().await
+            && response.status().is_success()
+        {
+            return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
