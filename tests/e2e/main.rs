@@ -7,5 +7,6 @@ mod bad_input;
 mod convergence;
 mod durability;
 mod interop;
+mod operations;
 mod quarantine;
 mod support;

@@ -1,7 +1,7 @@
-//! `cargo xtask run | test | bench`: the one entry point for building, running and checking Veldwerk, so a new machine, a developer and CI all do the same thing.
+//! `cargo xtask run | test | bench`: one entry point for building, running and checking Veldwerk,
+//! so a developer, a new machine and CI all do the same thing.
 
 mod cmd;
-mod json;
 mod postgres;
 mod run;
 mod test;
@@ -9,8 +9,6 @@ mod test;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
-
-use anyhow::{Context, Result};
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -28,9 +26,7 @@ fn main() -> ExitCode {
     let rest: Vec<OsString> = args.collect();
     let result = match command.as_deref().and_then(OsStr::to_str) {
         Some("run") => run::run(&workspace, strip_separator(&rest)).map(|()| ExitCode::SUCCESS),
-        Some("test") => {
-            test::Options::parse(&rest).and_then(|options| test::run(&workspace, options))
-        }
+        Some("test") => test::Options::parse(&rest).map(|options| test::run(&workspace, options)),
         Some("bench") => {
             eprintln!("cargo xtask bench is not implemented yet");
             Ok(ExitCode::FAILURE)
@@ -79,15 +75,6 @@ impl Workspace {
 
     pub fn root(&self) -> &Path {
         &self.root
-    }
-
-    /// Where cargo puts build output; `CARGO_TARGET_DIR` may move it out of the workspace.
-    pub fn target_dir(&self) -> Result<PathBuf> {
-        let metadata =
-            cmd::read(&mut self.cargo(["metadata", "--format-version", "1", "--no-deps"]))?;
-        json::top_level_string(&metadata, "target_directory")
-            .map(PathBuf::from)
-            .context("`cargo metadata` gave no target_directory")
     }
 
     /// `cargo ARGS` in the workspace root.

@@ -1,4 +1,4 @@
-//! `cargo xtask test`: every check CI makes, in CI's order, so that passing here means passing there.
+//! `cargo xtask test`: every check CI makes, in CI's order, so passing here means passing there.
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -18,7 +18,6 @@ const INTEROP_DIR: &str = "tests/interop";
 /// Written into node_modules after `npm ci`, so an unchanged lockfile skips the reinstall.
 const LOCK_STAMP: &str = "node_modules/.veldwerk-lock-hash";
 const POSTGRES_URL_VAR: &str = "VELDWERK_TEST_POSTGRES_URL";
-const SERVER_BIN_VAR: &str = "VELDWERK_TEST_BIN";
 
 pub struct Options {
     postgres: bool,
@@ -42,7 +41,7 @@ impl Options {
 
 /// Runs the steps, stopping at the first failure, then prints the per-step report ending in the
 /// line `N passed, N failed` that CI reads.
-pub fn run(workspace: &Workspace, options: Options) -> Result<ExitCode> {
+pub fn run(workspace: &Workspace, options: Options) -> ExitCode {
     let mut report = Report::default();
     let outcome = run_steps(workspace, &options, &mut report);
     // By now the throwaway PostgreSQL is gone, so the report really is the last thing printed.
@@ -50,16 +49,21 @@ pub fn run(workspace: &Workspace, options: Options) -> Result<ExitCode> {
         eprintln!("\nxtask test stopped at the first failure: {error:#}");
     }
     report.print();
-    Ok(if outcome.is_ok() {
+    if outcome.is_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }
 
 fn run_steps(workspace: &Workspace, options: &Options, report: &mut Report) -> Result<()> {
     report.step("cargo fmt --check", || {
-        cmd::run(&mut workspace.cargo(["fmt", "--all", "--", "--check"]))
+        let mut fmt = workspace.cargo(["fmt", "--all", "--", "--check"]);
+        // rustfmt colours its diff even into a log file; let CI's CARGO_TERM_COLOR reach it.
+        if let Some(color) = std::env::var_os("CARGO_TERM_COLOR") {
+            fmt.arg("--color").arg(color);
+        }
+        cmd::run(&mut fmt)
     })?;
     report.step("cargo clippy", || {
         cmd::run(&mut workspace.cargo([
@@ -117,7 +121,9 @@ fn install_interop_packages(interop_dir: &Path) -> Result<()> {
     }
     ensure_npm()?;
     cmd::run(Command::new("npm").arg("ci").current_dir(interop_dir))?;
-    fs::write(&stamp_path, stamp)
+    // npm ci makes no node_modules when there is nothing to install.
+    fs::create_dir_all(interop_dir.join("node_modules"))
+        .and_then(|()| fs::write(&stamp_path, stamp))
         .with_context(|| format!("could not write {}", stamp_path.display()))
 }
 
@@ -151,21 +157,11 @@ fn ensure_npm() -> Result<()> {
     cmd::apt_install(&["nodejs", "npm"])
 }
 
-/// The whole workspace's tests (xtask's own included), with the server binary the end-to-end
-/// tests start and, unless left out, the throwaway PostgreSQL.
+/// The whole workspace's tests (xtask's own included) with, unless left out, the throwaway
+/// PostgreSQL. The end-to-end tests find the `veldwerk` binary through cargo itself.
 fn cargo_test(workspace: &Workspace, postgres: Option<&ThrowawayPostgres>) -> Result<()> {
-    cmd::run(&mut workspace.cargo(["build", "-p", "veldwerk-server", "--bin", "veldwerk"]))?;
-    let server_bin = workspace
-        .target_dir()?
-        .join("debug")
-        .join(format!("veldwerk{}", std::env::consts::EXE_SUFFIX));
-    ensure!(
-        server_bin.is_file(),
-        "built veldwerk, but there is no {}",
-        server_bin.display()
-    );
-    let mut test = workspace.cargo(["test", "--workspace"]);
-    test.env(SERVER_BIN_VAR, &server_bin);
+    // --no-fail-fast: one CI run shows every failing test binary, not just the first.
+    let mut test = workspace.cargo(["test", "--workspace", "--no-fail-fast"]);
     match postgres {
         Some(postgres) => test.env(POSTGRES_URL_VAR, postgres.url()),
         None => test.env_remove(POSTGRES_URL_VAR),

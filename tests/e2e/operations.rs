@@ -1,0 +1,140 @@
+//! What an operator relies on: documents leave memory when idle, long logs are
+//! compacted into snapshots without losing a change, metrics count what
+//! happened, and SIGTERM stops the server cleanly.
+
+use std::time::Duration;
+
+use veldwerk_core::case::{self, CaseRecord, NewVisit, Theme, VisitKind, VisitStatus};
+use veldwerk_core::identity::{OrganisationKind, Role};
+
+use crate::on_both_databases;
+use crate::support::{Db, Link, Tablet, TestServer};
+
+async fn metric(server: &TestServer, name: &str) -> i64 {
+    let text = reqwest::get(server.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("veldwerk_{name} ")))
+        .unwrap_or_else(|| panic!("metric {name} missing from:\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+fn visit(n: usize) -> NewVisit {
+    NewVisit {
+        id: format!("v{n}"),
+        at_ms: 1_790_000_000_000 + n as i64,
+        author: "op".into(),
+        organisation: "Gemeente Ergens".into(),
+        kind: VisitKind::Office,
+        present: vec![],
+        observations: vec![(Theme::Education, format!("Notitie {n}"))],
+        status: VisitStatus::Draft,
+    }
+}
+
+async fn idle_documents_unload_and_logs_compact(db: Db) {
+    let server = TestServer::start_with(db, |c| {
+        c.idle_unload = Duration::from_millis(300);
+        c.compact_after = 5;
+    })
+    .await;
+    let user = server
+        .user(
+            "Gemeente Ergens",
+            OrganisationKind::Municipality,
+            "op",
+            Role::FieldWorker,
+        )
+        .await;
+    let case_id = server.create_case(&user, "Familie Compact").await;
+
+    let mut tablet = Tablet::new(&user.principal.actor_id);
+    let mut link = Link::bearer(&server.ws(""), &user.token).await;
+    tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+    for n in 0..12 {
+        let doc = tablet.doc(case_id);
+        case::add_visit(doc, &visit(n)).unwrap();
+        doc.commit();
+        link.sync(case_id, doc).await.unwrap();
+    }
+    assert_eq!(metric(&server, "documents_in_memory").await, 1);
+    assert_eq!(metric(&server, "changes_stored_total").await, 12);
+    assert!(metric(&server, "connections_open").await >= 1);
+    link.close().await;
+
+    // Compacted: a snapshot plus fewer logged changes than the threshold.
+    let stored = server
+        .store
+        .load_document(&case_id.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.snapshot.is_some(), "a snapshot was written");
+    assert!(
+        stored.changes.len() < 5,
+        "{} changes still logged",
+        stored.changes.len()
+    );
+
+    // Unloaded once nobody has it open.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while metric(&server, "documents_in_memory").await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the idle document stayed in memory"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(metric(&server, "documents_unloaded_total").await >= 1);
+
+    // Loaded again from snapshot and log, with every visit.
+    let mut link = Link::bearer(&server.ws(""), &user.token).await;
+    let mut doc = link.fetch(case_id).await.unwrap();
+    assert_eq!(CaseRecord::new(&doc).visit_ids().unwrap().len(), 12);
+    assert_eq!(doc.get_heads(), tablet.doc(case_id).get_heads());
+}
+
+on_both_databases!(idle_documents_unload_and_logs_compact);
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let db = Db::sqlite();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_veldwerk"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("VELDWERK_DATABASE_URL", &db.url)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Wait until it listens, read from its log.
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        use tokio::io::AsyncBufReadExt;
+        let n = tokio::time::timeout(Duration::from_secs(60), stderr.read_line(&mut line))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "server exited before listening");
+        if line.contains("veldwerk is listening") {
+            break;
+        }
+    }
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("stops within 20 s")
+        .unwrap();
+    assert!(exit.success(), "exit status {exit:?}");
+}
