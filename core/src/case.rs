@@ -21,6 +21,7 @@
 //! automerge writes strings that way by default. There is deliberately no field
 //! for ethnicity, origin or nationality: the validator refuses unknown keys.
 
+use crate::names::wire_enum;
 use automerge::{
     AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
 };
@@ -34,45 +35,25 @@ pub const MAX_FREE_TEXT: usize = 20_000;
 /// Longest client-made id of a member, visit or agreement.
 pub const MAX_ID_LEN: usize = 64;
 
-macro_rules! wire_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $wire),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($wire => Some($name::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
 wire_enum!(
     /// Whether the family still lives at the recorded address.
-    AddressStatus { Known = "known", Moved = "moved", Unknown = "unknown" }
+    AddressStatus, "address status" { Known = "known", Moved = "moved", Unknown = "unknown" }
 );
 wire_enum!(
     /// How a contact with the family took place.
-    VisitKind { Home = "home", Phone = "phone", Office = "office", School = "school", Other = "other" }
+    VisitKind, "visit kind" { Home = "home", Phone = "phone", Office = "office", School = "school", Other = "other" }
 );
 wire_enum!(
     /// Where a visit is in its life: the worker's draft, or submitted for review.
-    VisitStatus { Draft = "draft", Submitted = "submitted" }
+    VisitStatus, "visit status" { Draft = "draft", Submitted = "submitted" }
 );
 wire_enum!(
     /// A supervisor's decision on a submitted visit.
-    ReviewStatus { Approved = "approved", Returned = "returned" }
+    ReviewStatus, "review status" { Approved = "approved", Returned = "returned" }
 );
 wire_enum!(
     /// The life domains observations are recorded under.
-    Theme {
+    Theme, "theme" {
         Housing = "housing",
         WorkIncome = "workIncome",
         Education = "education",
@@ -83,7 +64,7 @@ wire_enum!(
 );
 wire_enum!(
     /// A member's place in the household.
-    MemberRole { Parent = "parent", Child = "child", Carer = "carer", Other = "other" }
+    MemberRole, "member role" { Parent = "parent", Child = "child", Carer = "carer", Other = "other" }
 );
 
 /// Why a document is not a valid case record: the path of the offending value

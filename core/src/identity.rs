@@ -2,55 +2,10 @@
 //! in `core`, so the tablet app refuses what the server would refuse; the
 //! server enforces them on every message and call.
 
-use std::fmt;
+pub use crate::names::UnknownName;
+use crate::names::wire_enum;
 
-macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident = $wire:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $wire),+ }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = UnknownName;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($wire => Ok($name::$variant),)+
-                    _ => Err(UnknownName {
-                        what: $what,
-                        given: s.to_owned(),
-                        allowed: &[$($wire),+],
-                    }),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-/// A name that is not one of a fixed set, with the set, for a clear message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what} {given:?}; expected one of: {}", allowed.join(", "))]
-pub struct UnknownName {
-    pub what: &'static str,
-    pub given: String,
-    pub allowed: &'static [&'static str],
-}
-
-named_enum!(
+wire_enum!(
     /// The kind of a chain partner.
     OrganisationKind, "organisation kind" {
         Municipality = "municipality",
@@ -65,7 +20,7 @@ named_enum!(
     }
 );
 
-named_enum!(
+wire_enum!(
     /// What a person does in Veldwerk.
     Role, "role" {
         FieldWorker = "field_worker",

@@ -540,26 +540,12 @@ impl Store {
 
     /// Stores what one sync message brought: accepted changes, quarantined
     /// ones, new actor bindings and the updated projection, all or nothing.
+    /// A batch of quarantined changes alone may be for a document that is not
+    /// (and will not become) a case.
     pub async fn commit_batch(&self, batch: &ChangeBatch, now: i64) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             write_batch!(tx, batch, now);
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
-    /// Stores changes the rules refused, for a document that is not (yet) a case.
-    pub async fn quarantine_only(&self, batch: &ChangeBatch, now: i64) -> Result<()> {
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            for q in &batch.quarantined {
-                sqlx::query(
-                    "INSERT INTO quarantine (document_id, hash, bytes, device_id, reason, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (document_id, hash) DO NOTHING")
-                    .bind(&batch.document_id).bind(&q.hash).bind(&q.bytes).bind(batch.device_id)
-                    .bind(&q.reason).bind(now).execute(&mut *tx).await?;
-            }
             tx.commit().await?;
             Ok(())
         })

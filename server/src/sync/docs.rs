@@ -295,7 +295,7 @@ impl DocRegistry {
                 ..ChangeBatch::default()
             };
             self.store
-                .quarantine_only(&batch, now)
+                .commit_batch(&batch, now)
                 .await
                 .map_err(SyncRefusal::Storage)?;
             Metrics::add(

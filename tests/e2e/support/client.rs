@@ -82,14 +82,7 @@ pub enum LinkEnd {
 impl Link {
     /// Connects with a bearer token and completes the handshake.
     pub async fn bearer(url: &str, token: &str) -> Self {
-        let mut request = url.into_client_request().expect("request");
-        request.headers_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("header"),
-        );
-        let (ws, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket connect");
+        let ws = connect_with_token(url, token).await;
         Self::join(ws).await
     }
 
@@ -103,14 +96,7 @@ impl Link {
 
     /// Connects without joining, for handshake tests.
     pub async fn raw(url: &str, token: &str) -> Self {
-        let mut request = url.into_client_request().expect("request");
-        request.headers_mut().insert(
-            "authorization",
-            format!("Bearer {token}").parse().expect("header"),
-        );
-        let (ws, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket connect");
+        let ws = connect_with_token(url, token).await;
         Self {
             ws,
             conn: ClientConnection::new(format!("test-{}", uuid::Uuid::new_v4())),
@@ -247,6 +233,18 @@ impl Link {
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
     }
+}
+
+async fn connect_with_token(url: &str, token: &str) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket connect");
+    ws
 }
 
 fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
