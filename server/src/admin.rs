@@ -61,3 +61,103 @@ fn check_name(name: &str, what: &str) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// How long an invite stays valid unless told otherwise.
+pub const INVITE_HOURS: u32 = 7 * 24;
+
+/// Creates a one-time invite and returns the URL to hand to the person (its
+/// secret is in the fragment, which browsers never send to a server) and
+/// when it expires.
+pub async fn create_invite(
+    store: &Store,
+    origin: &str,
+    organisation_id: i64,
+    role: Role,
+    created_by: Option<i64>,
+    hours: u32,
+) -> Result<(String, i64), StoreError> {
+    let secret = new_secret("vwi_");
+    let now = now_ms();
+    let expires_at = now + i64::from(hours) * 3_600_000;
+    store
+        .create_invite(
+            &secret_hash(&secret),
+            organisation_id,
+            role,
+            created_by,
+            now,
+            expires_at,
+        )
+        .await?;
+    Ok((format!("{origin}/enroll#invite={secret}"), expires_at))
+}
+
+/// The organisation the first admin belongs to.
+pub const BOOTSTRAP_ORGANISATION: &str = "Beheer";
+
+/// On a database with nobody in it, an invite for the first admin. Nothing
+/// else grants the admin role without an existing admin.
+pub async fn bootstrap_invite(store: &Store, origin: &str) -> Result<Option<String>, StoreError> {
+    if store.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let organisation = store
+        .ensure_organisation(BOOTSTRAP_ORGANISATION, OrganisationKind::Other, now_ms())
+        .await?;
+    let (url, _) = create_invite(store, origin, organisation, Role::Admin, None, 24).await?;
+    Ok(Some(url))
+}
+
+/// The result of checking the audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditVerdict {
+    Intact { entries: i64 },
+    Broken { seq: i64, reason: String },
+}
+
+/// Walks the audit log from the start and checks every link of the chain.
+pub async fn verify_audit(store: &Store) -> Result<AuditVerdict, StoreError> {
+    let mut prev_hash = String::new();
+    let mut expected_seq = 1;
+    loop {
+        let records = store.audit_records(expected_seq - 1, 1000).await?;
+        if records.is_empty() {
+            break;
+        }
+        for record in records {
+            let broken = |reason: &str| {
+                Ok(AuditVerdict::Broken {
+                    seq: record.seq,
+                    reason: reason.to_owned(),
+                })
+            };
+            if record.seq != expected_seq {
+                return Ok(AuditVerdict::Broken {
+                    seq: expected_seq,
+                    reason: format!("entry {expected_seq} is missing"),
+                });
+            }
+            if record.prev_hash != prev_hash {
+                return broken("it does not follow the entry before it");
+            }
+            if record.expected_hash() != record.hash {
+                return broken("its content does not match its hash");
+            }
+            prev_hash = record.hash;
+            expected_seq += 1;
+        }
+    }
+    let (last_seq, last_hash) = store.audit_head().await?;
+    if last_seq != expected_seq - 1 || last_hash != prev_hash {
+        return Ok(AuditVerdict::Broken {
+            seq: expected_seq,
+            reason: format!(
+                "the log ends at entry {} but its head records entry {last_seq}",
+                expected_seq - 1
+            ),
+        });
+    }
+    Ok(AuditVerdict::Intact {
+        entries: expected_seq - 1,
+    })
+}

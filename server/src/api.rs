@@ -15,7 +15,7 @@ use veldwerk_core::identity::{Role, may_read_general_record};
 
 use crate::auth::{Authenticated, TICKET_LIFETIME_MS, new_secret, secret_hash};
 use crate::error::ApiError;
-use crate::store::{ChangeBatch, NewCaseRecord, NewChange};
+use crate::store::{ChangeBatch, NewCaseRecord, NewChange, Principal};
 use crate::sync::docs::directing_org;
 use crate::{AppState, now_ms};
 
@@ -65,26 +65,35 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// Who is signed in, on which device.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Me {
+pub struct Me {
     handle: String,
     organisation: String,
     organisation_kind: &'static str,
     role: &'static str,
+    device_id: i64,
     device: String,
     actor_id: String,
 }
 
+impl From<Principal> for Me {
+    fn from(p: Principal) -> Self {
+        Me {
+            handle: p.handle,
+            organisation: p.organisation,
+            organisation_kind: p.organisation_kind.as_str(),
+            role: p.role.as_str(),
+            device_id: p.device_id,
+            device: p.device_name,
+            actor_id: p.actor_id,
+        }
+    }
+}
+
 async fn me(Authenticated(p): Authenticated) -> Json<Me> {
-    Json(Me {
-        handle: p.handle,
-        organisation: p.organisation,
-        organisation_kind: p.organisation_kind.as_str(),
-        role: p.role.as_str(),
-        device: p.device_name,
-        actor_id: p.actor_id,
-    })
+    Json(Me::from(p))
 }
 
 #[derive(Serialize)]
@@ -165,6 +174,10 @@ async fn case(
         .case_summary(&document_id)
         .await?
         .ok_or(ApiError::NotFound("case"))?;
+    let mut read = crate::passkeys::entry(&p, "case.read", &format!("document {document_id}"));
+    read.case_id = Some(case.id);
+    read.compartment = Some("general".into());
+    state.store.audit(&[read], now_ms()).await?;
     Ok(Json(CaseItem {
         id: case.id,
         document_id: case.document_id,
@@ -240,6 +253,7 @@ async fn create_case(
             device_id: p.device_id,
             changes,
             projection: Some(projection.clone()),
+            audit: vec![crate::passkeys::entry(&p, "case.create", "general record")],
             ..ChangeBatch::default()
         },
     };

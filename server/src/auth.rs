@@ -1,19 +1,22 @@
-//! Who is calling: bearer API tokens for native clients and single-use sync
-//! tickets for clients that cannot set headers. Secrets are random, shown
-//! once, and stored only as SHA-256 hashes.
+//! Who is calling. Three ways in: a browser's session cookie, a native
+//! client's bearer API token, and a single-use sync ticket for clients that
+//! cannot set headers. Secrets are random, shown once, stored only as hashes.
 
 use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::store::Principal;
+use crate::store::{Authn, Principal};
 use crate::{AppState, now_ms};
 
 /// How long a sync ticket may wait before it is used.
 pub const TICKET_LIFETIME_MS: i64 = 60_000;
+
+/// The name of the browser session cookie.
+pub const SESSION_COOKIE: &str = "veldwerk_session";
 
 /// A new random secret, hex-encoded, with a prefix that says what it is.
 pub fn new_secret(prefix: &str) -> String {
@@ -37,14 +40,95 @@ pub fn secret_hash(secret: &str) -> String {
 /// The bearer token of a request, if it has one.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     headers
-        .get(axum::http::header::AUTHORIZATION)?
+        .get(header::AUTHORIZATION)?
         .to_str()
         .ok()?
         .strip_prefix("Bearer ")
         .map(str::trim)
 }
 
-/// The principal of a request authenticated by bearer token.
+/// The session cookie of a request, if it has one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+}
+
+/// The `Set-Cookie` value that starts a session.
+pub fn session_cookie_header(token: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let value = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age_secs}{secure}"
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The `Set-Cookie` value that ends a session in the browser.
+pub fn clear_session_cookie(secure: bool) -> HeaderValue {
+    session_cookie_header("", 0, secure)
+}
+
+/// How a request proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Bearer,
+    Session,
+    Ticket,
+}
+
+/// Authenticates a request by bearer token or session cookie (the bearer
+/// token wins when both are present).
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Principal, Via), ApiError> {
+    let now = now_ms();
+    let (outcome, via) = if let Some(token) = bearer_token(headers) {
+        (
+            state
+                .store
+                .principal_by_token(&secret_hash(token), now)
+                .await?,
+            Via::Bearer,
+        )
+    } else if let Some(session) = session_cookie(headers) {
+        let idle = state.config.session_idle.as_millis() as i64;
+        (
+            state
+                .store
+                .principal_by_session(&secret_hash(session), now, idle)
+                .await?,
+            Via::Session,
+        )
+    } else {
+        return Err(ApiError::Unauthenticated);
+    };
+    accept(outcome, "the token or session").map(|p| (p, via))
+}
+
+/// Turns an authentication outcome into a principal or the error that says why not.
+pub fn accept(outcome: Authn, what: &'static str) -> Result<Principal, ApiError> {
+    match outcome {
+        Authn::Valid(principal) => Ok(principal),
+        Authn::DeviceRevoked { .. } => Err(ApiError::DeviceRevoked),
+        Authn::Expired => Err(ApiError::InvalidCredentials(match what {
+            "the sync ticket" => "the sync ticket has expired",
+            _ => "the session has expired; sign in again",
+        })),
+        Authn::AlreadyUsed => Err(ApiError::InvalidCredentials(
+            "the sync ticket was already used",
+        )),
+        Authn::Unknown => Err(ApiError::InvalidCredentials(match what {
+            "the sync ticket" => "the sync ticket is unknown",
+            _ => "the token or session is unknown or revoked",
+        })),
+    }
+}
+
+/// The principal of a request authenticated by bearer token or session cookie.
 pub struct Authenticated(pub Principal);
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -54,15 +138,9 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
-        let principal = state
-            .store
-            .principal_by_token(&secret_hash(token), now_ms())
-            .await?
-            .ok_or(ApiError::InvalidCredentials(
-                "the token is unknown or revoked",
-            ))?;
-        Ok(Authenticated(principal))
+        authenticate(state, &parts.headers)
+            .await
+            .map(|(p, _)| Authenticated(p))
     }
 }
 
@@ -79,5 +157,37 @@ mod tests {
         assert_ne!(secret_hash(&a), a);
         assert_eq!(secret_hash(&a), secret_hash(&a.clone()));
         assert_eq!(new_actor_id().len(), 32);
+    }
+
+    #[test]
+    fn finds_the_session_among_other_cookies() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("theme=dark; veldwerk_session=abc; x=y"),
+        );
+        assert_eq!(session_cookie(&headers), Some("abc"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("veldwerk_sessionx=abc"),
+        );
+        assert_eq!(session_cookie(&headers), None);
+    }
+
+    #[test]
+    fn session_cookies_are_http_only_and_strict() {
+        let value = session_cookie_header("t", 60, true);
+        let value = value.to_str().unwrap();
+        assert!(
+            value.contains("HttpOnly")
+                && value.contains("SameSite=Strict")
+                && value.ends_with("Secure")
+        );
+        assert!(
+            !session_cookie_header("t", 60, false)
+                .to_str()
+                .unwrap()
+                .contains("Secure")
+        );
     }
 }

@@ -29,6 +29,15 @@ pub struct ServeArgs {
     /// Logged changes after which a document is compacted into a snapshot.
     #[arg(long, env = "VELDWERK_COMPACT_AFTER", default_value_t = 256)]
     pub compact_after: usize,
+    /// Minutes a browser session may go unused before it must sign in again.
+    #[arg(long, env = "VELDWERK_SESSION_IDLE_MINS", default_value_t = 60)]
+    pub session_idle_mins: u64,
+    /// Hours after which a browser session ends, used or not.
+    #[arg(long, env = "VELDWERK_SESSION_MAX_HOURS", default_value_t = 12)]
+    pub session_max_hours: u64,
+    /// Sign-in and enrollment attempts allowed per client address per minute.
+    #[arg(long, env = "VELDWERK_AUTH_RATE_PER_MIN", default_value_t = 30)]
+    pub auth_rate_per_min: u32,
 }
 
 /// Where the database is.
@@ -49,6 +58,31 @@ pub struct Config {
     pub max_frame_bytes: usize,
     pub idle_unload: Duration,
     pub compact_after: usize,
+    pub session_idle: Duration,
+    pub session_max: Duration,
+    pub auth_rate_per_min: u32,
+}
+
+impl Config {
+    /// The WebAuthn relying party id: the origin's host, without port.
+    pub fn rp_id(&self) -> &str {
+        let host = self
+            .origin
+            .split_once("://")
+            .map_or(self.origin.as_str(), |(_, h)| h);
+        host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.chars().all(|c| c.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        })
+    }
+
+    /// Whether cookies may go without `Secure`: only for http://localhost development.
+    pub fn secure_cookies(&self) -> bool {
+        !(self.origin.starts_with("http://") && self.rp_id() == "localhost")
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -61,6 +95,9 @@ impl std::fmt::Debug for Config {
             .field("max_frame_bytes", &self.max_frame_bytes)
             .field("idle_unload", &self.idle_unload)
             .field("compact_after", &self.compact_after)
+            .field("session_idle", &self.session_idle)
+            .field("session_max", &self.session_max)
+            .field("auth_rate_per_min", &self.auth_rate_per_min)
             .finish()
     }
 }
@@ -74,6 +111,8 @@ pub enum ConfigError {
     FrameLimit,
     #[error("VELDWERK_COMPACT_AFTER must be at least 1")]
     CompactAfter,
+    #[error("session lifetimes must be at least a minute, and idle no longer than the maximum")]
+    Sessions,
 }
 
 impl ServeArgs {
@@ -97,6 +136,11 @@ impl ServeArgs {
         if self.compact_after == 0 {
             return Err(ConfigError::CompactAfter);
         }
+        let session_idle = Duration::from_secs(self.session_idle_mins * 60);
+        let session_max = Duration::from_secs(self.session_max_hours * 3600);
+        if session_idle.is_zero() || session_max.is_zero() || session_idle > session_max {
+            return Err(ConfigError::Sessions);
+        }
         Ok(Config {
             listen: self.listen,
             database_url: self.database.url,
@@ -104,6 +148,9 @@ impl ServeArgs {
             max_frame_bytes: self.max_frame_bytes,
             idle_unload: Duration::from_secs(self.idle_unload_secs),
             compact_after: self.compact_after,
+            session_idle,
+            session_max,
+            auth_rate_per_min: self.auth_rate_per_min.max(1),
         })
     }
 }
@@ -125,6 +172,35 @@ pub fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_relying_party_is_the_origin_host() {
+        let config = |origin: &str| Config {
+            origin: origin.into(),
+            ..ServeArgs::parse_from(["serve"]).validate().unwrap()
+        };
+        assert_eq!(config("http://localhost:8080").rp_id(), "localhost");
+        assert!(!config("http://localhost:8080").secure_cookies());
+        assert_eq!(
+            config("https://veldwerk.ergens.nl").rp_id(),
+            "veldwerk.ergens.nl"
+        );
+        assert!(config("https://veldwerk.ergens.nl").secure_cookies());
+        assert!(config("http://192.168.1.5:8080").secure_cookies());
+    }
+
+    #[derive(clap::Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    impl ServeArgs {
+        fn parse_from(args: [&str; 1]) -> ServeArgs {
+            use clap::Parser;
+            Serve::parse_from(args).args
+        }
+    }
 
     #[test]
     fn hides_database_passwords() {

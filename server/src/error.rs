@@ -10,10 +10,14 @@ use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("sign in first: send `Authorization: Bearer <token>`")]
+    #[error("sign in first (a session cookie, or `Authorization: Bearer <token>`)")]
     Unauthenticated,
     #[error("{0}")]
     InvalidCredentials(&'static str),
+    #[error("this device was revoked; wipe its local data")]
+    DeviceRevoked,
+    #[error("too many attempts; wait a minute and try again")]
+    RateLimited,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0} not found")]
@@ -39,6 +43,8 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::InvalidCredentials(_) => "invalid_credentials",
+            ApiError::DeviceRevoked => "device_revoked",
+            ApiError::RateLimited => "rate_limited",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest(_) => "bad_request",
@@ -50,7 +56,10 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthenticated | ApiError::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated
+            | ApiError::InvalidCredentials(_)
+            | ApiError::DeviceRevoked => StatusCode::UNAUTHORIZED,
+            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

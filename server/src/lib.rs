@@ -7,7 +7,10 @@ mod api;
 pub mod auth;
 pub mod config;
 mod error;
+mod hardening;
 pub mod metrics;
+mod passkeys;
+mod people;
 pub mod store;
 mod sync;
 
@@ -16,10 +19,11 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware;
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use veldwerk_core::protocol::PeerId;
@@ -47,10 +51,20 @@ pub struct AppState {
     docs: Arc<DocRegistry>,
     server_peer: PeerId,
     shutdown: watch::Receiver<bool>,
+    webauthn: Arc<webauthn_rs::Webauthn>,
+    /// Devices revoked while connections of theirs may be open.
+    revocations: broadcast::Sender<i64>,
+    auth_limiter: Arc<hardening::RateLimiter>,
 }
 
 impl AppState {
-    fn new(store: Store, config: Config, shutdown: watch::Receiver<bool>) -> Self {
+    fn new(
+        store: Store,
+        config: Config,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, ServeError> {
+        let webauthn =
+            passkeys::relying_party(&config.origin, config.rp_id()).map_err(ServeError::Config)?;
         let metrics = Arc::new(Metrics::default());
         let server_peer = format!("veldwerk-server-{}", uuid::Uuid::new_v4());
         let docs = Arc::new(DocRegistry::new(
@@ -59,22 +73,35 @@ impl AppState {
             server_peer.clone(),
             config.compact_after,
         ));
-        Self {
+        let auth_limiter = Arc::new(hardening::RateLimiter::per_minute(config.auth_rate_per_min));
+        Ok(Self {
             store,
             config: Arc::new(config),
             metrics,
             docs,
             server_peer,
             shutdown,
-        }
+            webauthn,
+            revocations: broadcast::channel(256).0,
+            auth_limiter,
+        })
     }
 }
+
+/// Largest JSON body the API accepts.
+const API_BODY_LIMIT: usize = 256 * 1024;
 
 /// The HTTP routes of the server.
 pub fn app(state: AppState) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     api::routes()
+        .merge(passkeys::routes())
+        .merge(people::routes())
         .route("/sync", get(sync::upgrade))
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(state.clone(), hardening::rate_limit_auth))
+        .layer(middleware::from_fn_with_state(state.clone(), hardening::same_origin))
+        .layer(middleware::from_fn_with_state(state.clone(), hardening::security_headers))
         .with_state(state)
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
@@ -98,6 +125,8 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(String),
 }
 
 /// Opens the store and serves on `listener` until `shutdown` completes.
@@ -108,7 +137,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let store = Store::connect(&config.database_url).await?;
     let (stop, stopped) = watch::channel(false);
-    let state = AppState::new(store.clone(), config, stopped);
+    let state = AppState::new(store.clone(), config, stopped)?;
     let janitor = tokio::spawn(unload_idle_documents(state.clone()));
     tracing::info!(
         address = %listener.local_addr()?,
@@ -116,13 +145,16 @@ pub async fn serve(
         origin = %state.config.origin,
         "veldwerk is listening"
     );
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            let _ = stop.send(true);
-        })
-        .await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    })
+    .await?;
     janitor.abort();
     store.close().await;
     Ok(())

@@ -43,6 +43,26 @@ enum AdminCommand {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Create a one-time enrollment link for a new person; prints the URL.
+    Invite {
+        /// The organisation the person will belong to.
+        #[arg(long)]
+        org: String,
+        /// field_worker, supervisor, case_director, admin or auditor.
+        #[arg(long)]
+        role: Role,
+        /// The public URL of the server (as VELDWERK_ORIGIN).
+        #[arg(long, env = "VELDWERK_ORIGIN", default_value = "http://localhost:8080")]
+        origin: String,
+        /// Hours until the link expires.
+        #[arg(long, default_value_t = admin::INVITE_HOURS)]
+        hours: u32,
+    },
+    /// Check the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Issue a bearer token for a person's device; printed once.
     Token {
         /// The person's handle.
@@ -52,6 +72,12 @@ enum AdminCommand {
         #[arg(long)]
         device: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check every link of the hash chain; names the first broken entry.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -100,12 +126,29 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
     init_logging("info");
     let config = args.validate()?;
+    {
+        let store = Store::connect(&config.database_url)
+            .await
+            .context("opening the database")?;
+        if let Some(url) = admin::bootstrap_invite(&store, &config.origin)
+            .await
+            .context("bootstrapping")?
+        {
+            // The terminal of whoever installs the server is the one place this may go.
+            println!(
+                "No one has an account yet. Enroll the first admin with this one-time link (valid 24 hours):"
+            );
+            println!("{url}");
+        }
+        store.close().await;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
-    veldwerk_server::serve(listener, config, shutdown_signal()).await?;
+    veldwerk_server::serve(listener, config, shutdown).await?;
     Ok(())
 }
 
@@ -127,6 +170,40 @@ async fn run_admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
                 .context("adding the user")?;
             eprintln!("user {handle:?} ({role}) added to {org:?}");
         }
+        AdminCommand::Invite {
+            org,
+            role,
+            origin,
+            hours,
+        } => {
+            let organisation = store
+                .organisation_id(&org)
+                .await
+                .context("finding the organisation")?;
+            let (url, _) = admin::create_invite(
+                store,
+                origin.trim_end_matches('/'),
+                organisation,
+                role,
+                None,
+                hours,
+            )
+            .await
+            .context("creating the invite")?;
+            eprintln!("one-time invite for a {role} of {org:?}, valid {hours} hours:");
+            println!("{url}");
+        }
+        AdminCommand::Audit {
+            command: AuditCommand::Verify,
+        } => match admin::verify_audit(store).await? {
+            admin::AuditVerdict::Intact { entries } => {
+                println!("audit log intact: {entries} entries")
+            }
+            admin::AuditVerdict::Broken { seq, reason } => {
+                println!("audit log broken at entry {seq}: {reason}");
+                anyhow::bail!("the audit log does not verify");
+            }
+        },
         AdminCommand::Token { user, device } => {
             let (token, principal) = admin::issue_token(store, &user, &device)
                 .await
@@ -156,25 +233,32 @@ fn init_logging(default: &str) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Registers for SIGTERM and ctrl-c now, so a signal that arrives while the
+/// server is still starting is not lost, and returns the future that waits.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(unix)]
+        let terminate = async {
+            match terminate.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {}
+            () = terminate => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }

@@ -69,6 +69,7 @@ macro_rules! write_batch {
                 .bind(&batch.document_id).bind(&q.hash).bind(&q.bytes).bind(batch.device_id)
                 .bind(&q.reason).bind(now).execute(&mut *$tx).await?;
         }
+        audit::append_audit!($tx, &batch.audit, now);
         if let Some(projection) = &batch.projection {
             sqlx::query(
                 "UPDATE cases SET label = $1, address_status = $2, last_visit_at = $3, updated_at = $4 \
@@ -92,6 +93,19 @@ macro_rules! write_batch {
     }};
 }
 
+/// Inserts a device and binds its actor id to it, inside an open transaction.
+macro_rules! insert_device {
+    ($tx:ident, $user_id:expr, $name:expr, $actor_id:expr, $now:expr) => {{
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO devices (user_id, name, actor_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind($user_id).bind($name).bind($actor_id).bind($now)
+            .fetch_one(&mut *$tx).await?;
+        sqlx::query("INSERT INTO actors (actor_id, device_id, bound_at) VALUES ($1, $2, $3)")
+            .bind($actor_id).bind(id).bind($now).execute(&mut *$tx).await?;
+        id
+    }};
+}
+
 /// The person and device behind an authenticated request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
@@ -107,12 +121,17 @@ pub struct Principal {
     pub actor_id: String,
 }
 
-/// What became of a sync ticket presented at the WebSocket upgrade.
+/// What a presented credential (token, session, ticket) turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TicketOutcome {
+pub enum Authn {
     Valid(Principal),
-    AlreadyUsed,
+    /// The credential belongs to a device that was revoked: it must wipe its data.
+    DeviceRevoked {
+        device_id: i64,
+    },
+    /// A session past its idle timeout or absolute lifetime, or a used-up ticket.
     Expired,
+    AlreadyUsed,
     Unknown,
 }
 
@@ -137,6 +156,7 @@ pub struct DocumentAccess {
 /// A document as stored: its latest snapshot and the changes logged since.
 #[derive(Debug, Clone, Default)]
 pub struct StoredDocument {
+    pub case_id: i64,
     pub snapshot: Option<Vec<u8>>,
     pub changes: Vec<Vec<u8>>,
 }
@@ -168,6 +188,8 @@ pub struct ChangeBatch {
     pub bind_actors: Vec<String>,
     /// The document's projection after the changes, when they were accepted.
     pub projection: Option<CaseProjection>,
+    /// What the audit log records of this batch (no content).
+    pub audit: Vec<AuditEntry>,
 }
 
 /// A quarantined change as admins see it.
@@ -204,18 +226,28 @@ type PrincipalRow = (
     i64,
     String,
     String,
+    Option<i64>,
 );
 
 /// `SELECT` of a principal's columns, followed by the rest of the query.
 macro_rules! select_principal {
     ($rest:literal) => {
         concat!(
-            "SELECT u.id, u.handle, o.id, o.name, o.kind, u.role, d.id, d.name, d.actor_id \
+            "SELECT u.id, u.handle, o.id, o.name, o.kind, u.role, d.id, d.name, d.actor_id, d.revoked_at \
              FROM devices d JOIN users u ON u.id = d.user_id \
              JOIN organisations o ON o.id = u.organisation_id ",
             $rest
         )
     };
+}
+
+/// A principal row as an authentication outcome: valid, or its device revoked.
+fn authn(row: Option<PrincipalRow>) -> Result<Authn> {
+    match row {
+        None => Ok(Authn::Unknown),
+        Some(row) if row.9.is_some() => Ok(Authn::DeviceRevoked { device_id: row.6 }),
+        Some(row) => principal(row).map(Authn::Valid),
+    }
 }
 
 fn principal(row: PrincipalRow) -> Result<Principal> {
@@ -229,6 +261,7 @@ fn principal(row: PrincipalRow) -> Result<Principal> {
         device_id,
         device_name,
         actor_id,
+        _revoked_at,
     ) = row;
     Ok(Principal {
         user_id,
@@ -246,6 +279,12 @@ fn principal(row: PrincipalRow) -> Result<Principal> {
         actor_id,
     })
 }
+
+mod audit;
+mod identity;
+
+pub use audit::{AuditEntry, AuditRecord};
+pub use identity::{Challenge, DeviceInfo, Enrollment, Invite, InviteState, StoredPasskey};
 
 impl Store {
     /// Opens the database named by `url` (`sqlite:…` or `postgres:…`) and
@@ -362,15 +401,7 @@ impl Store {
             let device_id = match existing {
                 Some((_, Some(_))) => return Err(StoreError::Conflict("device is revoked".into())),
                 Some((id, None)) => id,
-                None => {
-                    let (id,): (i64,) = sqlx::query_as(
-                        "INSERT INTO devices (user_id, name, actor_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-                        .bind(user_id).bind(device_name).bind(new_actor_id).bind(now)
-                        .fetch_one(&mut *tx).await?;
-                    sqlx::query("INSERT INTO actors (actor_id, device_id, bound_at) VALUES ($1, $2, $3)")
-                        .bind(new_actor_id).bind(id).bind(now).execute(&mut *tx).await?;
-                    id
-                }
+                None => insert_device!(tx, user_id, device_name, new_actor_id, now),
             };
             sqlx::query("INSERT INTO api_tokens (device_id, token_hash, created_at) VALUES ($1, $2, $3)")
                 .bind(device_id).bind(token_hash).bind(now).execute(&mut *tx).await?;
@@ -381,21 +412,23 @@ impl Store {
         })
     }
 
-    /// The principal behind a live (not revoked) API token.
-    pub async fn principal_by_token(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<Option<Principal>> {
+    /// Who holds an API token (not revoked itself), and whether their device is live.
+    pub async fn principal_by_token(&self, token_hash: &str, now: i64) -> Result<Authn> {
         let row: Option<PrincipalRow> = with_pool!(self, pool => sqlx::query_as(select_principal!(
             "JOIN api_tokens t ON t.device_id = d.id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND d.revoked_at IS NULL"))
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL"))
             .bind(token_hash).fetch_optional(pool).await)?;
-        let Some(row) = row else { return Ok(None) };
-        let principal = principal(row)?;
+        let outcome = authn(row)?;
+        if let Authn::Valid(principal) = &outcome {
+            self.touch_device(principal.device_id, now).await?;
+        }
+        Ok(outcome)
+    }
+
+    pub(crate) async fn touch_device(&self, device_id: i64, now: i64) -> Result<()> {
         with_pool!(self, pool => sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
-            .bind(now).bind(principal.device_id).execute(pool).await.map(|_| ()))?;
-        Ok(Some(principal))
+            .bind(now).bind(device_id).execute(pool).await.map(|_| ()))?;
+        Ok(())
     }
 
     pub async fn revoke_api_token(&self, token_hash: &str, now: i64) -> Result<bool> {
@@ -418,28 +451,23 @@ impl Store {
     }
 
     /// Uses a ticket up: succeeds once, within its lifetime, for a live device.
-    pub async fn redeem_sync_ticket(&self, ticket_hash: &str, now: i64) -> Result<TicketOutcome> {
+    pub async fn redeem_sync_ticket(&self, ticket_hash: &str, now: i64) -> Result<Authn> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let ticket: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
                 "SELECT device_id, expires_at, used_at FROM sync_tickets WHERE ticket_hash = $1")
                 .bind(ticket_hash).fetch_optional(&mut *tx).await?;
             let outcome = match ticket {
-                None => TicketOutcome::Unknown,
-                Some((_, _, Some(_))) => TicketOutcome::AlreadyUsed,
-                Some((_, expires_at, None)) if expires_at <= now => TicketOutcome::Expired,
+                None => Authn::Unknown,
+                Some((_, _, Some(_))) => Authn::AlreadyUsed,
+                Some((_, expires_at, None)) if expires_at <= now => Authn::Expired,
                 Some((device_id, _, None)) => {
                     let used = sqlx::query(
                         "UPDATE sync_tickets SET used_at = $1 WHERE ticket_hash = $2 AND used_at IS NULL")
                         .bind(now).bind(ticket_hash).execute(&mut *tx).await?.rows_affected();
-                    let row: Option<PrincipalRow> = sqlx::query_as(select_principal!(
-                        "WHERE d.id = $1 AND d.revoked_at IS NULL"))
+                    let row: Option<PrincipalRow> = sqlx::query_as(select_principal!("WHERE d.id = $1"))
                         .bind(device_id).fetch_optional(&mut *tx).await?;
-                    match (used, row) {
-                        (1, Some(row)) => TicketOutcome::Valid(principal(row)?),
-                        (1, None) => TicketOutcome::Unknown,
-                        _ => TicketOutcome::AlreadyUsed,
-                    }
+                    if used == 1 { authn(row)? } else { Authn::AlreadyUsed }
                 }
             };
             tx.commit().await?;
@@ -532,7 +560,11 @@ impl Store {
                 .bind(case_id).bind(record.creator_organisation_id).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO documents (document_id, case_id, compartment) VALUES ($1, $2, 'general')")
                 .bind(&record.document_id).bind(case_id).execute(&mut *tx).await?;
-            write_batch!(tx, &record.batch, now);
+            let mut batch = record.batch.clone();
+            for entry in &mut batch.audit {
+                entry.case_id.get_or_insert(case_id);
+            }
+            write_batch!(tx, &batch, now);
             tx.commit().await?;
             Ok(case_id)
         })
@@ -555,15 +587,15 @@ impl Store {
     pub async fn load_document(&self, document_id: &str) -> Result<Option<StoredDocument>> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as(
-                "SELECT snapshot FROM documents WHERE document_id = $1")
+            let row: Option<(i64, Option<Vec<u8>>)> = sqlx::query_as(
+                "SELECT case_id, snapshot FROM documents WHERE document_id = $1")
                 .bind(document_id).fetch_optional(&mut *tx).await?;
-            let Some((snapshot,)) = row else { return Ok(None) };
+            let Some((case_id, snapshot)) = row else { return Ok(None) };
             let changes: Vec<(Vec<u8>,)> = sqlx::query_as(
                 "SELECT bytes FROM doc_changes WHERE document_id = $1 ORDER BY seq")
                 .bind(document_id).fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            Ok(Some(StoredDocument { snapshot, changes: changes.into_iter().map(|c| c.0).collect() }))
+            Ok(Some(StoredDocument { case_id, snapshot, changes: changes.into_iter().map(|c| c.0).collect() }))
         })
     }
 

@@ -15,7 +15,7 @@ use veldwerk_core::protocol::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
 use super::docs::{ConnectionId, Creation, Outbox, PendingDoc, Sender};
 use crate::AppState;
 use crate::metrics::Metrics;
-use crate::store::Principal;
+use crate::store::{AuditEntry, Principal};
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
@@ -53,6 +53,23 @@ struct Connection {
 /// Why the server ends a connection.
 struct Close(u16, String);
 
+/// Tells a revoked device to wipe its local data, and closes.
+pub async fn refuse_revoked(mut socket: WebSocket) {
+    let message = Message::Error {
+        sender_id: "veldwerk-server".into(),
+        target_id: None,
+        message: super::DEVICE_REVOKED_MESSAGE.into(),
+    };
+    let _ = socket
+        .send(WsMessage::Binary(message.encode().into()))
+        .await;
+    let frame = CloseFrame {
+        code: super::CLOSE_DEVICE_REVOKED,
+        reason: "device revoked; wipe local data".into(),
+    };
+    let _ = socket.send(WsMessage::Close(Some(frame))).await;
+}
+
 /// Runs one connection until either side closes it or the server shuts down.
 pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
     let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
@@ -68,6 +85,8 @@ pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
 
     let (mut sink, mut stream) = socket.split();
     let mut shutdown = state.shutdown.clone();
+    let mut revocations = state.revocations.subscribe();
+    let device_id = principal.device_id;
     let max_frame = state.config.max_frame_bytes;
     let mut connection = Connection {
         id,
@@ -123,6 +142,20 @@ pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
             }
             _ = shutdown.changed() => {
                 break Some(Close(CLOSE_GOING_AWAY, "server is shutting down".into()));
+            }
+            revoked = revocations.recv() => {
+                let this_device = match revoked {
+                    Ok(revoked) => revoked == device_id,
+                    // Missed some: ask the store.
+                    Err(_) => !matches!(
+                        connection.state.store.device_principal(device_id).await,
+                        Ok(crate::store::Authn::Valid(_))
+                    ),
+                };
+                if this_device {
+                    connection.error(super::DEVICE_REVOKED_MESSAGE.into());
+                    break Some(Close(super::CLOSE_DEVICE_REVOKED, "device revoked; wipe local data".into()));
+                }
             }
         }
     };
@@ -314,7 +347,9 @@ impl Connection {
             Access::Unavailable => self.unavailable(peer, id),
             Access::Granted => match self.state.docs.receive(sender, id, data).await {
                 Ok(true) => {
-                    self.open.insert(id);
+                    if self.open.insert(id) {
+                        self.audit_read(id).await;
+                    }
                 }
                 Ok(false) => {
                     self.access.remove(&id);
@@ -350,6 +385,32 @@ impl Connection {
                     Err(refusal) => self.report(id, refusal),
                 }
             }
+        }
+    }
+
+    /// Records that this connection's person read a case record.
+    async fn audit_read(&self, id: DocumentId) {
+        let case_id = match self
+            .state
+            .store
+            .document_access(&id.to_string(), self.principal.organisation_id)
+            .await
+        {
+            Ok(Some(access)) => access.case_id,
+            _ => return,
+        };
+        let entry = AuditEntry {
+            user_id: Some(self.principal.user_id),
+            device_id: Some(self.principal.device_id),
+            organisation_id: Some(self.principal.organisation_id),
+            action: "case.read",
+            case_id: Some(case_id),
+            compartment: Some("general".into()),
+            via: "sync",
+            detail: format!("document {id}"),
+        };
+        if let Err(e) = self.state.store.audit(&[entry], crate::now_ms()).await {
+            tracing::error!(error = %e, "could not write the audit log");
         }
     }
 

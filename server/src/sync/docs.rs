@@ -20,7 +20,8 @@ use veldwerk_core::session::SyncSession;
 use crate::metrics::Metrics;
 use crate::now_ms;
 use crate::store::{
-    ChangeBatch, NewCaseRecord, NewChange, Principal, QuarantinedChange, Store, StoreError,
+    AuditEntry, ChangeBatch, NewCaseRecord, NewChange, Principal, QuarantinedChange, Store,
+    StoreError,
 };
 
 /// Identifies one WebSocket connection within this process.
@@ -104,6 +105,7 @@ struct DocPeer {
 /// One document loaded in memory, with the peers syncing it.
 pub struct LiveDoc {
     doc: Automerge,
+    case_id: Option<i64>,
     peers: HashMap<ConnectionId, DocPeer>,
     last_used: Instant,
     logged_changes: usize,
@@ -212,7 +214,7 @@ impl DocRegistry {
                     return Err(e);
                 }
             };
-            let batch = batch(id, from.principal.device_id, &verdict);
+            let batch = batch(id, from.principal, live.case_id, &verdict);
             if let Err(e) = self.store.commit_batch(&batch, now_ms()).await {
                 Metrics::inc(&self.metrics.store_errors_total);
                 live.rewind(&before);
@@ -288,12 +290,14 @@ impl DocRegistry {
                 )
             }));
             let reasons = refused.iter().map(|(_, r)| r.clone()).collect();
-            let batch = ChangeBatch {
-                document_id: id.to_string(),
-                device_id: from.principal.device_id,
-                quarantined: refused.into_iter().map(quarantined).collect(),
-                ..ChangeBatch::default()
+            let refused = Verdict {
+                accepted: Vec::new(),
+                quarantined: refused,
+                bind_actors: Vec::new(),
+                rebuilt: None,
+                projection: None,
             };
+            let batch = batch(id, from.principal, None, &refused);
             self.store
                 .commit_batch(&batch, now)
                 .await
@@ -309,7 +313,7 @@ impl DocRegistry {
             creator_user_id: from.principal.user_id,
             creator_organisation_id: from.principal.organisation_id,
             directing_org_id: directing_org(from.principal),
-            batch: batch(id, from.principal.device_id, &verdict),
+            batch: batch(id, from.principal, None, &verdict),
         };
         let case_id = self.store.create_case(&record, now).await.map_err(|e| {
             Metrics::inc(&self.metrics.store_errors_total);
@@ -324,6 +328,7 @@ impl DocRegistry {
         let mut guard = slot.lock().await;
         let live = guard.get_or_insert_with(|| LiveDoc {
             doc: pending.doc,
+            case_id: Some(case_id),
             peers: HashMap::new(),
             last_used: Instant::now(),
             logged_changes: verdict.accepted.len(),
@@ -433,6 +438,7 @@ impl DocRegistry {
         }
         Ok(Some(LiveDoc {
             doc,
+            case_id: Some(stored.case_id),
             peers: HashMap::new(),
             last_used: Instant::now(),
             logged_changes: stored.changes.len(),
@@ -595,10 +601,39 @@ impl LiveDoc {
     }
 }
 
-fn batch(id: DocumentId, device_id: i64, verdict: &Verdict) -> ChangeBatch {
+fn batch(
+    id: DocumentId,
+    principal: &Principal,
+    case_id: Option<i64>,
+    verdict: &Verdict,
+) -> ChangeBatch {
+    let audit = |action: &'static str, detail: String| AuditEntry {
+        user_id: Some(principal.user_id),
+        device_id: Some(principal.device_id),
+        organisation_id: Some(principal.organisation_id),
+        action,
+        case_id,
+        compartment: Some("general".into()),
+        via: "sync",
+        detail,
+    };
+    let mut entries = Vec::new();
+    if !verdict.accepted.is_empty() {
+        entries.push(audit(
+            "case.change",
+            format!("{} changes", verdict.accepted.len()),
+        ));
+    }
+    for (change, _) in &verdict.quarantined {
+        entries.push(audit(
+            "change.quarantine",
+            format!("change {}", change.hash()),
+        ));
+    }
     ChangeBatch {
         document_id: id.to_string(),
-        device_id,
+        device_id: principal.device_id,
+        audit: entries,
         changes: verdict
             .accepted
             .iter()

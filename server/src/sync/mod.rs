@@ -1,6 +1,6 @@
 //! `GET /sync`: the WebSocket endpoint of the automerge-repo protocol. The
-//! upgrade is authenticated (bearer token or single-use ticket) before any
-//! frame is read.
+//! upgrade is authenticated (session cookie, bearer token or single-use
+//! ticket) before any frame is read.
 
 mod connection;
 pub mod docs;
@@ -10,10 +10,16 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::auth::{bearer_token, secret_hash};
+use crate::auth::{accept, authenticate, secret_hash};
 use crate::error::ApiError;
-use crate::store::TicketOutcome;
+use crate::store::Authn;
 use crate::{AppState, now_ms};
+
+/// The close code that tells a revoked device to wipe its local data.
+pub const CLOSE_DEVICE_REVOKED: u16 = 4403;
+/// The `error` message that goes with it, for clients that read messages.
+pub const DEVICE_REVOKED_MESSAGE: &str =
+    "device-revoked: this device was revoked; wipe its local data";
 
 #[derive(Debug, Deserialize)]
 pub struct SyncQuery {
@@ -27,42 +33,29 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let now = now_ms();
-    let principal = if let Some(token) = bearer_token(&headers) {
-        state
-            .store
-            .principal_by_token(&secret_hash(token), now)
-            .await?
-            .ok_or(ApiError::InvalidCredentials(
-                "the token is unknown or revoked",
-            ))?
-    } else if let Some(ticket) = query.ticket {
-        match state
-            .store
-            .redeem_sync_ticket(&secret_hash(&ticket), now)
-            .await?
-        {
-            TicketOutcome::Valid(principal) => principal,
-            TicketOutcome::AlreadyUsed => {
-                return Err(ApiError::InvalidCredentials(
-                    "the sync ticket was already used",
-                ));
-            }
-            TicketOutcome::Expired => {
-                return Err(ApiError::InvalidCredentials("the sync ticket has expired"));
-            }
-            TicketOutcome::Unknown => {
-                return Err(ApiError::InvalidCredentials("the sync ticket is unknown"));
+    let outcome = match query.ticket {
+        Some(ticket) => {
+            let outcome = state
+                .store
+                .redeem_sync_ticket(&secret_hash(&ticket), now_ms())
+                .await?;
+            if matches!(outcome, Authn::DeviceRevoked { .. }) {
+                Err(ApiError::DeviceRevoked)
+            } else {
+                accept(outcome, "the sync ticket")
             }
         }
-    } else {
-        return Err(ApiError::Unauthenticated);
+        None => authenticate(&state, &headers).await.map(|(p, _)| p),
     };
     // Leave room above the limit so an oversized frame reaches our own check
     // and its sender learns why it was refused.
     let limit = state.config.max_frame_bytes.saturating_mul(2);
-    Ok(ws
-        .max_message_size(limit)
-        .max_frame_size(limit)
-        .on_upgrade(move |socket| connection::run(socket, state, principal)))
+    let ws = ws.max_message_size(limit).max_frame_size(limit);
+    match outcome {
+        Ok(principal) => Ok(ws.on_upgrade(move |socket| connection::run(socket, state, principal))),
+        // A browser cannot read why an upgrade was refused, so a revoked
+        // device is let in only to be told, in a close frame, to wipe.
+        Err(ApiError::DeviceRevoked) => Ok(ws.on_upgrade(connection::refuse_revoked)),
+        Err(e) => Err(e),
+    }
 }

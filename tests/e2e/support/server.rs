@@ -89,6 +89,9 @@ pub fn config(url: &str) -> Config {
         max_frame_bytes: 8 * 1024 * 1024,
         idle_unload_secs: 60,
         compact_after: 256,
+        session_idle_mins: 60,
+        session_max_hours: 12,
+        auth_rate_per_min: 1000,
     }
     .validate()
     .expect("valid test configuration")
@@ -110,6 +113,10 @@ impl TestServer {
             .await
             .expect("binding port 0");
         let addr = listener.local_addr().expect("local address");
+        if config.origin.ends_with(":0") {
+            // Passkeys need a real origin; localhost is how a browser would reach us.
+            config.origin = format!("http://localhost:{}", addr.port());
+        }
         let (shutdown, stop) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let stop = async move {
@@ -128,6 +135,11 @@ impl TestServer {
         };
         wait_ready(&server.http("/readyz")).await;
         server
+    }
+
+    /// The origin browsers (and passkeys) see.
+    pub fn origin(&self) -> String {
+        format!("http://localhost:{}", self.addr.port())
     }
 
     pub fn http(&self, path: &str) -> String {
