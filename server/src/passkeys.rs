@@ -170,7 +170,7 @@ async fn register_finish(
     let now = now_ms();
     let challenge = state
         .store
-        .take_challenge(&body.challenge_id, "register", now)
+        .take_challenge(&body.challenge_id, &["register"], now)
         .await?
         .ok_or(ApiError::InvalidCredentials(
             "this enrollment was already finished, or took too long; start again",
@@ -322,20 +322,13 @@ async fn login_finish(
         .ok_or_else(refused)?;
     let mut passkey: Passkey =
         serde_json::from_str(&stored.passkey).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let challenge = match state
+    let challenge = state
         .store
-        .take_challenge(&body.challenge_id, "login", now)
+        .take_challenge(&body.challenge_id, &["login", "login-discoverable"], now)
         .await?
-    {
-        Some(challenge) => challenge,
-        None => state
-            .store
-            .take_challenge(&body.challenge_id, "login-discoverable", now)
-            .await?
-            .ok_or(ApiError::InvalidCredentials(
-                "this sign-in was already used, or took too long; start again",
-            ))?,
-    };
+        .ok_or(ApiError::InvalidCredentials(
+            "this sign-in was already used, or took too long; start again",
+        ))?;
     let result = if challenge.kind == "login" {
         let auth: PasskeyAuthentication = serde_json::from_str(&challenge.state)
             .map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -6,6 +6,7 @@ mod access;
 mod bad_input;
 mod convergence;
 mod durability;
+mod identity;
 mod interop;
 mod operations;
 mod quarantine;

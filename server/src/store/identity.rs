@@ -195,11 +195,12 @@ impl Store {
         Ok(())
     }
 
-    /// Takes a ceremony's state out of the store: it can be finished once.
+    /// Takes a ceremony's state out of the store: it can be finished once,
+    /// and only as one of the kinds of ceremony it may have been started as.
     pub async fn take_challenge(
         &self,
         id: &str,
-        kind: &str,
+        kinds: &[&str],
         now: i64,
     ) -> Result<Option<Challenge>> {
         with_pool!(self, pool => {
@@ -211,7 +212,7 @@ impl Store {
                 .bind(id).bind(now).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok(match row {
-                Some((k, state, invite_id, detail, expires_at)) if k == kind && expires_at > now => {
+                Some((k, state, invite_id, detail, expires_at)) if kinds.contains(&k.as_str()) && expires_at > now => {
                     Some(Challenge { kind: k, state, invite_id, detail })
                 }
                 _ => None,

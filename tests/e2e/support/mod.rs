@@ -2,6 +2,7 @@
 //! real databases (a SQLite file, or a fresh PostgreSQL database), and native
 //! clients that speak the protocol through `veldwerk-core` over real WebSockets.
 
+pub mod browser;
 pub mod client;
 pub mod server;
 

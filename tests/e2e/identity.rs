@@ -1,0 +1,346 @@
+//! Passkeys end to end with a software authenticator against the running
+//! server: enrollment by invite, sign-in by name and without, sessions,
+//! devices and their revocation, and what is refused.
+
+use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use veldwerk_core::identity::{OrganisationKind, Role};
+use veldwerk_server::admin;
+
+use crate::on_both_databases;
+use crate::support::browser::{Browser, sql};
+use crate::support::client::LinkEnd;
+use crate::support::{Db, Link, TestServer};
+
+async fn invite(server: &TestServer, org: &str, kind: OrganisationKind, role: Role) -> String {
+    server.org(org, kind).await;
+    let org_id = server.store.organisation_id(org).await.unwrap();
+    admin::create_invite(&server.store, &server.origin(), org_id, role, None, 24)
+        .await
+        .unwrap()
+        .0
+}
+
+async fn passkeys_enroll_and_sign_in(db: Db) {
+    let server = TestServer::start(db).await;
+    let url = invite(
+        &server,
+        "Jeugdzorg Oost",
+        OrganisationKind::YouthCare,
+        Role::FieldWorker,
+    )
+    .await;
+    assert!(url.starts_with(&format!("{}/enroll#invite=", server.origin())));
+
+    let mut browser = Browser::new(&server);
+    let (mut passkey, status, me) = browser.enroll(&url, "sanne", "tablet-1").await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        (me["handle"].as_str(), me["role"].as_str()),
+        (Some("sanne"), Some("field_worker"))
+    );
+    assert_eq!(me["organisation"], "Jeugdzorg Oost");
+    assert_eq!(me["actorId"].as_str().unwrap().len(), 32);
+    let cookie = browser.cookie.clone().expect("a session cookie");
+    let (status, again) = browser.get("/api/me").await;
+    assert_eq!((status.as_u16(), &again["handle"]), (200, &json!("sanne")));
+
+    // The session cookie opens the sync WebSocket too.
+    let mut request = server.ws("").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("cookie upgrade");
+    drop(socket);
+
+    // Sign out: the cookie is cleared and no longer accepted.
+    let (status, _) = browser.post("/api/auth/logout", json!({})).await;
+    assert_eq!(status, 200);
+    assert!(browser.cookie.is_none());
+    browser.cookie = Some(cookie);
+    assert_eq!(browser.get("/api/me").await.0, 401);
+
+    // Sign in by name, and without one (a discoverable credential).
+    let mut browser = Browser::new(&server);
+    let (status, me) = browser.sign_in(&mut passkey, "sanne").await;
+    assert_eq!(
+        (status.as_u16(), &me["handle"]),
+        (200, &json!("sanne")),
+        "{me}"
+    );
+    let mut browser = Browser::new(&server);
+    let (status, me) = browser.sign_in_discoverable(&mut passkey).await;
+    assert_eq!(
+        (status.as_u16(), &me["device"]),
+        (200, &json!("tablet-1")),
+        "{me}"
+    );
+    assert_eq!(browser.get("/api/me").await.0, 200);
+
+    // A second device of the same person, added while signed in.
+    let (status, start) = browser
+        .post(
+            "/api/auth/register/start",
+            json!({ "deviceName": "tablet-2" }),
+        )
+        .await;
+    assert_eq!(status, 200, "{start}");
+    let mut second = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+    let origin = browser.origin.clone();
+    let (status, me, ..) = browser.register(&mut second, &start, &origin).await;
+    assert_eq!(
+        (status.as_u16(), &me["device"]),
+        (200, &json!("tablet-2")),
+        "{me}"
+    );
+    let (_, devices) = browser.get("/api/devices").await;
+    let names: Vec<&str> = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tablet-1", "tablet-2"]);
+}
+
+async fn invites_challenges_and_origins_are_checked(db: Db) {
+    let server = TestServer::start(db).await;
+    let url = invite(
+        &server,
+        "Gemeente West",
+        OrganisationKind::Municipality,
+        Role::CaseDirector,
+    )
+    .await;
+    let mut browser = Browser::new(&server);
+    let (mut passkey, status, _) = browser.enroll(&url, "wouter", "tablet-1").await;
+    assert_eq!(status, 200);
+
+    // A used invite.
+    let secret = url.split_once("#invite=").unwrap().1;
+    let start = json!({ "invite": secret, "handle": "tweede", "deviceName": "t" });
+    let (status, body) = Browser::new(&server)
+        .post("/api/auth/register/start", start)
+        .await;
+    assert_eq!(
+        (status.as_u16(), body["code"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("already used"),
+        "{body}"
+    );
+
+    // An expired invite.
+    let url = invite(
+        &server,
+        "Gemeente West",
+        OrganisationKind::Municipality,
+        Role::FieldWorker,
+    )
+    .await;
+    sql(
+        &server.db.url,
+        "UPDATE invites SET expires_at = 1 WHERE used_at IS NULL",
+    )
+    .await;
+    let secret = url.split_once("#invite=").unwrap().1;
+    let start = json!({ "invite": secret, "handle": "laat", "deviceName": "t" });
+    let (status, body) = Browser::new(&server)
+        .post("/api/auth/register/start", start)
+        .await;
+    assert_eq!(status, 401);
+    assert!(
+        body["message"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
+
+    // A passkey made for another origin is refused.
+    let url = invite(
+        &server,
+        "Gemeente West",
+        OrganisationKind::Municipality,
+        Role::FieldWorker,
+    )
+    .await;
+    let secret = url.split_once("#invite=").unwrap().1;
+    let mut browser = Browser::new(&server);
+    let (_, start) = browser
+        .post(
+            "/api/auth/register/start",
+            json!({ "invite": secret, "handle": "nep", "deviceName": "t" }),
+        )
+        .await;
+    let mut soft = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+    let (status, body, ..) = browser
+        .register(&mut soft, &start, "http://localhost:1")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        server.store.user_count().await.unwrap(),
+        1,
+        "nobody was enrolled"
+    );
+
+    // A sign-in answer is good once: replaying it is refused.
+    let mut browser = Browser::new(&server);
+    let (_, start) = browser
+        .post("/api/auth/login/start", json!({ "handle": "wouter" }))
+        .await;
+    let credential = browser.assert(&mut passkey, &start, false);
+    let finish = json!({ "challengeId": start["challengeId"], "credential": credential });
+    assert_eq!(
+        browser
+            .post("/api/auth/login/finish", finish.clone())
+            .await
+            .0,
+        200
+    );
+    let (status, body) = Browser::new(&server)
+        .post("/api/auth/login/finish", finish)
+        .await;
+    assert_eq!(status, 401);
+    assert!(
+        body["message"].as_str().unwrap().contains("already used"),
+        "{body}"
+    );
+    // The same answer against a fresh challenge fails its signature check.
+    let (_, fresh) = browser
+        .post("/api/auth/login/start", json!({ "handle": "wouter" }))
+        .await;
+    let replay = json!({ "challengeId": fresh["challengeId"], "credential": credential });
+    assert_eq!(
+        Browser::new(&server)
+            .post("/api/auth/login/finish", replay)
+            .await
+            .0,
+        401
+    );
+}
+
+async fn sessions_expire_and_end_everywhere(db: Db) {
+    let server = TestServer::start(db).await;
+    let url = invite(
+        &server,
+        "Politie Zuid",
+        OrganisationKind::Police,
+        Role::FieldWorker,
+    )
+    .await;
+    let mut first = Browser::new(&server);
+    let (mut passkey, ..) = first.enroll(&url, "pim", "tablet-1").await;
+    let mut second = Browser::new(&server);
+    assert_eq!(second.sign_in(&mut passkey, "pim").await.0, 200);
+
+    // Logout everywhere ends the other browser's session too.
+    let (status, body) = first
+        .post("/api/auth/logout", json!({ "everywhere": true }))
+        .await;
+    assert_eq!((status.as_u16(), &body["sessionsEnded"]), (200, &json!(2)));
+    assert_eq!(second.get("/api/me").await.0, 401);
+
+    // An idle session expires.
+    let mut third = Browser::new(&server);
+    assert_eq!(third.sign_in(&mut passkey, "pim").await.0, 200);
+    sql(
+        &server.db.url,
+        "UPDATE sessions SET last_seen_at = last_seen_at - 3600001",
+    )
+    .await;
+    let (status, body) = third.get("/api/me").await;
+    assert_eq!(status, 401);
+    assert!(
+        body["message"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
+}
+
+async fn revoked_devices_are_refused_and_told_to_wipe(db: Db) {
+    let server = TestServer::start(db).await;
+    let org = "Wijkteam Noord";
+    let worker = server
+        .user(org, OrganisationKind::SocialWork, "rik", Role::FieldWorker)
+        .await;
+    let other_tablet = server.device("rik", "tablet-2").await;
+    let supervisor = server
+        .user(org, OrganisationKind::SocialWork, "sara", Role::Supervisor)
+        .await;
+    let stranger = server
+        .user(
+            "Woonbron",
+            OrganisationKind::Housing,
+            "stan",
+            Role::Supervisor,
+        )
+        .await;
+    let case_id = server.create_case(&worker, "Familie Ingetrokken").await;
+
+    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
+    link.fetch(case_id).await.expect("syncs before revocation");
+
+    let revoke = |token: String, device: i64| {
+        let url = server.http(&format!("/api/devices/{device}/revoke"));
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // Another organisation's supervisor may not; a colleague supervisor may.
+    assert_eq!(
+        revoke(stranger.token.clone(), worker.principal.device_id).await,
+        404
+    );
+    assert_eq!(
+        revoke(supervisor.token.clone(), worker.principal.device_id).await,
+        200
+    );
+
+    // The open connection is told to wipe and closed.
+    let error = link.next_error().await.expect("told before the close");
+    assert!(error.starts_with("device-revoked"), "{error}");
+    match link.next().await {
+        Err(LinkEnd::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4403),
+        other => panic!("expected close 4403, got {other:?}"),
+    }
+    // A new connection is let in only to hear the same.
+    let mut link = Link::raw(&server.ws(""), &worker.token).await;
+    assert!(
+        link.next_error()
+            .await
+            .unwrap()
+            .starts_with("device-revoked")
+    );
+    // The API says so too, with a code the app acts on.
+    let response = reqwest::Client::new()
+        .get(server.http("/api/me"))
+        .bearer_auth(&worker.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "device_revoked");
+
+    // The person's other device still works, and they may revoke it themselves.
+    let mut link = Link::bearer(&server.ws(""), &other_tablet.token).await;
+    link.fetch(case_id).await.expect("the other device syncs");
+    assert_eq!(
+        revoke(other_tablet.token.clone(), other_tablet.principal.device_id).await,
+        200
+    );
+}
+
+on_both_databases!(
+    passkeys_enroll_and_sign_in,
+    invites_challenges_and_origins_are_checked,
+    sessions_expire_and_end_everywhere,
+    revoked_devices_are_refused_and_told_to_wipe,
+);
