@@ -177,7 +177,7 @@ impl Browser {
             .do_authentication(Url::parse(&self.origin).expect("origin"), options)
             .expect("the soft passkey signs");
         if discoverable {
-            credential.response.user_handle = Some(passkey.user_handle.clone().into());
+            credential.response.user_handle = Some(passkey.user_handle.clone());
         }
         credential
     }
