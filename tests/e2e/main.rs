@@ -3,6 +3,7 @@
 //! HTTP. One test binary, so the workspace links it once.
 
 mod access;
+mod audit;
 mod bad_input;
 mod convergence;
 mod durability;
