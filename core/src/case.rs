@@ -21,6 +21,7 @@
 //! automerge writes strings that way by default. There is deliberately no field
 //! for ethnicity, origin or nationality: the validator refuses unknown keys.
 
+use crate::identity::Compartment;
 use crate::names::wire_enum;
 use automerge::{
     AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
@@ -60,6 +61,14 @@ wire_enum!(
         Health = "health",
         Safety = "safety",
         Wellbeing = "wellbeing",
+    }
+);
+wire_enum!(
+    /// What a restricted-record signal is about.
+    SignalKind, "signal kind" {
+        Police = "police",
+        Justice = "justice",
+        MinorInCrime = "minor_in_crime",
     }
 );
 wire_enum!(
@@ -165,6 +174,54 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
             theme.as_str(),
             &format!("{path}.observations"),
         )
+    }
+
+    /// Checks the document as a record of the given compartment.
+    pub fn validate_as(&self, compartment: Compartment) -> Result<(), SchemaError> {
+        match compartment {
+            Compartment::General => self.validate(),
+            Compartment::Restricted => self.validate_restricted(),
+        }
+    }
+
+    /// Checks the restricted record: `{ schemaVersion, compartment:
+    /// "restricted", signals: { <id>: { at, author, organisation, kind, text } } }`.
+    pub fn validate_restricted(&self) -> Result<(), SchemaError> {
+        self.only_keys(&ROOT, "", &["schemaVersion", "compartment", "signals"])?;
+        let version = self.int(&ROOT, "schemaVersion", "")?;
+        if version != SCHEMA_VERSION {
+            return Err(SchemaError::new(
+                "schemaVersion",
+                format!("unsupported schema version {version}"),
+            ));
+        }
+        if self.text(&ROOT, "compartment", "")? != "restricted" {
+            return Err(SchemaError::new("compartment", "must be \"restricted\""));
+        }
+        let signals = self.map(&ROOT, "signals", "")?;
+        for id in self.doc.keys(&signals) {
+            let path = format!("signals.{id}");
+            check_id(&id, &path)?;
+            let signal = self.map(&signals, &id, "signals")?;
+            self.only_keys(
+                &signal,
+                &path,
+                &["at", "author", "organisation", "kind", "text"],
+            )?;
+            self.time(&signal, "at", &path)?;
+            self.short_text(&signal, "author", &path)?;
+            self.short_text(&signal, "organisation", &path)?;
+            self.choice(&signal, "kind", &path, SignalKind::parse)?;
+            let text = self.text(&signal, "text", &path)?;
+            check_len(&text, MAX_FREE_TEXT, &format!("{path}.text"))?;
+        }
+        Ok(())
+    }
+
+    /// The ids of the signals in a restricted record.
+    pub fn signal_ids(&self) -> Result<Vec<String>, SchemaError> {
+        let signals = self.map(&ROOT, "signals", "")?;
+        Ok(self.doc.keys(&signals).collect())
     }
 
     /// Validates the document and returns its projection.
@@ -624,6 +681,69 @@ pub fn set_address<T: Transactable>(
     let household = existing_map(tx, &ROOT, "household")?;
     tx.put(&household, "address", address)?;
     tx.put(&household, "addressStatus", status.as_str())?;
+    Ok(())
+}
+
+/// Writes the skeleton of a case's restricted record.
+pub fn init_restricted<T: Transactable>(tx: &mut T) -> Result<(), AutomergeError> {
+    tx.put(ROOT, "schemaVersion", SCHEMA_VERSION)?;
+    tx.put(ROOT, "compartment", "restricted")?;
+    tx.put_object(ROOT, "signals", ObjType::Map)?;
+    Ok(())
+}
+
+/// A signal in the restricted record.
+#[derive(Debug, Clone)]
+pub struct NewSignal {
+    pub id: String,
+    pub at_ms: i64,
+    pub author: String,
+    pub organisation: String,
+    pub kind: SignalKind,
+    pub text: String,
+}
+
+pub fn add_signal<T: Transactable>(tx: &mut T, signal: &NewSignal) -> Result<(), AutomergeError> {
+    let signals = existing_map(tx, &ROOT, "signals")?;
+    let obj = tx.put_object(&signals, signal.id.as_str(), ObjType::Map)?;
+    tx.put(&obj, "at", ScalarValue::Timestamp(signal.at_ms))?;
+    tx.put(&obj, "author", signal.author.as_str())?;
+    tx.put(&obj, "organisation", signal.organisation.as_str())?;
+    tx.put(&obj, "kind", signal.kind.as_str())?;
+    tx.put(&obj, "text", signal.text.as_str())?;
+    Ok(())
+}
+
+/// Writes a supervisor's decision on a visit.
+pub fn review_visit<T: Transactable>(
+    tx: &mut T,
+    visit: &str,
+    status: ReviewStatus,
+    reviewer: &str,
+    comment: &str,
+    at_ms: i64,
+) -> Result<(), AutomergeError> {
+    let visits = existing_map(tx, &ROOT, "visits")?;
+    let visit = existing_map(tx, &visits, visit)?;
+    let review = tx.put_object(&visit, "review", ObjType::Map)?;
+    tx.put(&review, "status", status.as_str())?;
+    tx.put(&review, "reviewer", reviewer)?;
+    tx.put(&review, "comment", comment)?;
+    tx.put(&review, "at", ScalarValue::Timestamp(at_ms))?;
+    Ok(())
+}
+
+/// Replaces the free text of one observation of a visit.
+pub fn set_observation<T: Transactable>(
+    tx: &mut T,
+    visit: &str,
+    theme: Theme,
+    text: &str,
+) -> Result<(), AutomergeError> {
+    let visits = existing_map(tx, &ROOT, "visits")?;
+    let visit = existing_map(tx, &visits, visit)?;
+    let observations = existing_map(tx, &visit, "observations")?;
+    tx.put(&observations, theme.as_str(), text)?;
     Ok(())
 }
 

@@ -47,10 +47,54 @@ impl Role {
     }
 }
 
+wire_enum!(
+    /// The parts of a case record, each its own document with its own readers.
+    Compartment, "compartment" {
+        /// Household, members, visits, agreements: for the whole team.
+        General = "general",
+        /// Police and justice signals, minors' involvement in crime: for the
+        /// case director and police or prosecutor on the team only.
+        Restricted = "restricted",
+    }
+);
+
 /// Whether a person of `role` whose organisation is (or is not) on a case's
 /// team may read the case's general record.
 pub fn may_read_general_record(role: Role, organisation_on_team: bool) -> bool {
     role.works_on_cases() && organisation_on_team
+}
+
+/// Where a person's organisation stands to a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Standing {
+    /// The organisation is on the case's team.
+    pub on_team: bool,
+    /// The organisation is the municipality directing the case.
+    pub directs: bool,
+}
+
+/// Whether a person may read (and, within the write rules, write) a
+/// compartment of a case. Admins and auditors never read case content. The
+/// restricted record is for the case director of the directing municipality
+/// and for police and prosecutor on the team.
+pub fn may_read(
+    role: Role,
+    kind: OrganisationKind,
+    standing: Standing,
+    compartment: Compartment,
+) -> bool {
+    match compartment {
+        Compartment::General => may_read_general_record(role, standing.on_team),
+        Compartment::Restricted => {
+            standing.on_team
+                && ((role == Role::CaseDirector && standing.directs)
+                    || (role.works_on_cases()
+                        && matches!(
+                            kind,
+                            OrganisationKind::Police | OrganisationKind::Prosecutor
+                        )))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -67,6 +111,44 @@ mod tests {
         }
         let err = "boss".parse::<Role>().unwrap_err().to_string();
         assert!(err.contains("field_worker, supervisor"), "{err}");
+    }
+
+    #[test]
+    fn the_restricted_record_is_for_the_case_director_police_and_prosecutor() {
+        use OrganisationKind::*;
+        let directing = Standing {
+            on_team: true,
+            directs: true,
+        };
+        let partner = Standing {
+            on_team: true,
+            directs: false,
+        };
+        let restricted = |role, kind| may_read(role, kind, directing, Compartment::Restricted);
+        assert!(!may_read(
+            Role::CaseDirector,
+            YouthCare,
+            partner,
+            Compartment::Restricted
+        ));
+        assert!(may_read(
+            Role::FieldWorker,
+            Police,
+            partner,
+            Compartment::Restricted
+        ));
+        assert!(restricted(Role::CaseDirector, Municipality));
+        assert!(restricted(Role::FieldWorker, Police));
+        assert!(restricted(Role::Supervisor, Prosecutor));
+        assert!(!restricted(Role::FieldWorker, Municipality));
+        assert!(!restricted(Role::FieldWorker, YouthCare));
+        assert!(!restricted(Role::Admin, Police));
+        assert!(!may_read(
+            Role::CaseDirector,
+            Municipality,
+            Standing::default(),
+            Compartment::Restricted
+        ));
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod document_id;
 pub mod identity;
 mod names;
 pub mod protocol;
+pub mod rules;
 pub mod session;
 
 pub use document_id::{DocumentId, DocumentIdError};

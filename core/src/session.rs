@@ -3,7 +3,7 @@
 //! loop in the app) decides when to call it; this type never does I/O.
 
 use automerge::sync::{self, SyncDoc};
-use automerge::{Automerge, Change, ChangeHash};
+use automerge::{Change, ChangeHash};
 
 /// Why a sync payload could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -14,6 +14,35 @@ pub enum SyncError {
     Apply(String),
     #[error("change {0} of the sync payload is not valid automerge data")]
     Change(usize),
+}
+
+const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+const CHUNK_CHANGE: u8 = 1;
+const CHUNK_COMPRESSED_CHANGE: u8 = 2;
+
+/// Splits bytes into automerge storage chunks (magic, checksum, type, LEB128
+/// length, body); `None` when they are not a whole number of chunks.
+fn split_chunks(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut pieces = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.get(..4)? != MAGIC {
+            return None;
+        }
+        let mut length: u64 = 0;
+        let mut at = 9;
+        for shift in (0..64).step_by(7) {
+            let byte = *bytes.get(at)?;
+            at += 1;
+            length |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let end = at.checked_add(usize::try_from(length).ok()?)?;
+        pieces.push(bytes.get(..end)?);
+        bytes = &bytes[end..];
+    }
+    Some(pieces)
 }
 
 /// The state of syncing one document with one peer.
@@ -32,12 +61,18 @@ impl SyncSession {
     /// cannot read without saying so, and the sender deserves to know.
     pub fn decode(data: &[u8]) -> Result<sync::Message, SyncError> {
         let message = sync::Message::decode(data).map_err(|_| SyncError::Decode)?;
-        for (index, chunk) in message.changes.iter().enumerate() {
-            let parses = Change::from_bytes(chunk.to_vec()).is_ok()
-                // A v2 sync message may carry a whole document instead.
-                || Automerge::load(chunk).is_ok();
-            if !parses {
-                return Err(SyncError::Change(index));
+        let mut index = 0;
+        for chunk in message.changes.iter() {
+            // A v2 message packs several changes (or a document) in one chunk.
+            for piece in split_chunks(chunk).ok_or(SyncError::Change(index))? {
+                let is_change = matches!(
+                    piece.get(8).copied(),
+                    Some(CHUNK_CHANGE | CHUNK_COMPRESSED_CHANGE)
+                );
+                if is_change && Change::from_bytes(piece.to_vec()).is_err() {
+                    return Err(SyncError::Change(index));
+                }
+                index += 1;
             }
         }
         Ok(message)
@@ -68,5 +103,32 @@ impl SyncSession {
     /// The heads the peer last told us it has.
     pub fn their_heads(&self) -> Option<&[ChangeHash]> {
         self.state.their_heads.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::{AutoCommit, ROOT, transaction::Transactable};
+
+    #[test]
+    fn accepts_the_chunks_real_sync_messages_carry() {
+        let mut doc = AutoCommit::new();
+        for n in 0..5 {
+            doc.put(ROOT, format!("k{n}"), n).unwrap();
+            doc.commit();
+        }
+        let changes: Vec<Vec<u8>> = doc
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        assert_eq!(split_chunks(&changes.concat()).unwrap().len(), 5);
+        assert_eq!(split_chunks(&doc.save()).unwrap().len(), 1);
+        assert!(split_chunks(&[0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 5]).is_none());
+        let mut cut = changes.concat();
+        cut.pop();
+        assert!(split_chunks(&cut).is_none());
+        assert!(split_chunks(b"not automerge").is_none());
     }
 }

@@ -7,16 +7,14 @@ use axum::extract::{FromRequest, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router, routing::get, routing::post};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use veldwerk_core::DocumentId;
 use veldwerk_core::case::{AddressStatus, CaseRecord, NewCase, init_case};
-use veldwerk_core::identity::{Role, may_read_general_record};
+use veldwerk_core::identity::{Compartment, Role, may_read, may_read_general_record};
 
 use crate::auth::{Authenticated, TICKET_LIFETIME_MS, new_secret, secret_hash};
 use crate::error::ApiError;
-use crate::store::{ChangeBatch, NewCaseRecord, NewChange, Principal};
-use crate::sync::docs::directing_org;
+use crate::store::{CaseSummary, ChangeBatch, NewCaseRecord, NewChange, Principal};
+use crate::sync::docs::{directing_org, new_document_id};
 use crate::{AppState, now_ms};
 
 pub fn routes() -> Router<AppState> {
@@ -28,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/sync-ticket", post(sync_ticket))
         .route("/api/cases", get(caseload).post(create_case))
         .route("/api/cases/{document_id}", get(case))
+        .route("/api/cases/{document_id}/team", get(team).post(change_team))
         .route("/api/admin/quarantine", get(quarantine))
 }
 
@@ -127,6 +126,22 @@ struct CaseItem {
     label: String,
     address_status: String,
     last_visit_at: Option<i64>,
+    /// Only for those who may read the restricted record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restricted_document_id: Option<String>,
+}
+
+impl From<CaseSummary> for CaseItem {
+    fn from(c: CaseSummary) -> Self {
+        CaseItem {
+            id: c.id,
+            document_id: c.document_id,
+            label: c.label,
+            address_status: c.address_status,
+            last_visit_at: c.last_visit_at,
+            restricted_document_id: None,
+        }
+    }
 }
 
 async fn caseload(
@@ -137,18 +152,7 @@ async fn caseload(
         return Err(ApiError::Forbidden("this role has no caseload"));
     }
     let cases = state.store.caseload(p.organisation_id).await?;
-    Ok(Json(
-        cases
-            .into_iter()
-            .map(|c| CaseItem {
-                id: c.id,
-                document_id: c.document_id,
-                label: c.label,
-                address_status: c.address_status,
-                last_visit_at: c.last_visit_at,
-            })
-            .collect(),
-    ))
+    Ok(Json(cases.into_iter().map(CaseItem::from).collect()))
 }
 
 /// One case, for a reader on its team; any other reader is told it does not
@@ -158,20 +162,22 @@ async fn case(
     Authenticated(p): Authenticated,
     Path(document_id): Path<String>,
 ) -> Result<Json<CaseItem>, ApiError> {
-    let readable = match state
+    let access = state
         .store
         .document_access(&document_id, p.organisation_id)
-        .await?
-    {
-        Some(access) => {
-            access.compartment == "general"
-                && may_read_general_record(p.role, access.organisation_on_team)
-        }
-        None => false,
-    };
-    if !readable {
+        .await?;
+    let Some(access) = access.filter(|a| {
+        a.compartment == Compartment::General
+            && may_read_general_record(p.role, a.organisation_on_team)
+    }) else {
         return Err(ApiError::NotFound("case"));
-    }
+    };
+    let restricted_readable = may_read(
+        p.role,
+        p.organisation_kind,
+        access.standing(),
+        Compartment::Restricted,
+    );
     let case = state
         .store
         .case_summary(&document_id)
@@ -181,13 +187,91 @@ async fn case(
     read.case_id = Some(case.id);
     read.compartment = Some("general".into());
     state.store.audit(&[read], now_ms()).await?;
+    let restricted_document_id = case
+        .restricted_document_id
+        .clone()
+        .filter(|_| restricted_readable);
     Ok(Json(CaseItem {
-        id: case.id,
-        document_id: case.document_id,
-        label: case.label,
-        address_status: case.address_status,
-        last_visit_at: case.last_visit_at,
+        restricted_document_id,
+        ..CaseItem::from(case)
     }))
+}
+
+/// The case a general-record id names, if the caller may read it; anyone
+/// else is told it does not exist.
+async fn readable_case(
+    state: &AppState,
+    p: &Principal,
+    document_id: &str,
+) -> Result<i64, ApiError> {
+    let access = state
+        .store
+        .document_access(document_id, p.organisation_id)
+        .await?;
+    access
+        .filter(|a| {
+            a.compartment == Compartment::General
+                && may_read_general_record(p.role, a.organisation_on_team)
+        })
+        .map(|a| a.case_id)
+        .ok_or(ApiError::NotFound("case"))
+}
+
+async fn team(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(document_id): Path<String>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let case_id = readable_case(&state, &p, &document_id).await?;
+    Ok(Json(state.store.case_team(case_id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TeamChange {
+    #[serde(default)]
+    add: Option<String>,
+    #[serde(default)]
+    remove: Option<String>,
+}
+
+/// Only the case director of the directing municipality changes the team.
+async fn change_team(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(document_id): Path<String>,
+    ApiJson(body): ApiJson<TeamChange>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let case_id = readable_case(&state, &p, &document_id).await?;
+    let directing = state.store.directing_organisation(case_id).await?;
+    if p.role != Role::CaseDirector || directing != Some(p.organisation_id) {
+        return Err(ApiError::Forbidden(
+            "only the case director of the directing municipality changes the team",
+        ));
+    }
+    let (name, on_team) = match (body.add, body.remove) {
+        (Some(name), None) => (name, true),
+        (None, Some(name)) => (name, false),
+        _ => return Err(ApiError::BadRequest("give one of add or remove".into())),
+    };
+    let organisation = state.store.organisation_id(&name).await?;
+    if !on_team && Some(organisation) == directing {
+        return Err(ApiError::BadRequest(
+            "the directing municipality stays on the team".into(),
+        ));
+    }
+    let verb = if on_team { "added to" } else { "removed from" };
+    let mut entry = crate::passkeys::entry(
+        &p,
+        "case.team",
+        &format!("organisation {organisation} {verb} the team"),
+    );
+    entry.case_id = Some(case_id);
+    state
+        .store
+        .set_team_member(case_id, organisation, on_team, &entry, now_ms())
+        .await?;
+    Ok(Json(state.store.case_team(case_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -235,9 +319,7 @@ async fn create_case(
         .project()
         .map_err(|e| ApiError::BadRequest(format!("invalid case: {e}")))?;
 
-    let mut random = [0u8; 16];
-    rand::rng().fill_bytes(&mut random);
-    let document_id = DocumentId::from_random_bytes(random).to_string();
+    let document_id = new_document_id().to_string();
     let changes = doc
         .get_changes(&[])
         .iter()
@@ -248,6 +330,7 @@ async fn create_case(
         .collect();
     let record = NewCaseRecord {
         document_id: document_id.clone(),
+        restricted_document_id: new_document_id().to_string(),
         creator_user_id: p.user_id,
         creator_organisation_id: p.organisation_id,
         directing_org_id: directing_org(&p),
@@ -270,6 +353,7 @@ async fn create_case(
             label: projection.label,
             address_status: projection.address_status.as_str().to_owned(),
             last_visit_at: None,
+            restricted_document_id: None,
         }),
     ))
 }

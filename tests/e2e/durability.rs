@@ -50,11 +50,11 @@ fn spawn_server(db: &Db) -> (Child, String) {
     (child, addr)
 }
 
-fn visit(id: String) -> NewVisit {
+fn visit(id: String, author: &str) -> NewVisit {
     NewVisit {
         id,
         at_ms: 1_790_000_000_000,
-        author: "worker".into(),
+        author: author.into(),
         organisation: "Gemeente Ergens".into(),
         kind: VisitKind::Phone,
         present: vec![],
@@ -79,7 +79,8 @@ async fn push_until_killed(
     tablet.adopt(case_id, doc);
     for n in 0.. {
         let doc = tablet.doc(case_id);
-        case::add_visit(doc, &visit(format!("{}-{n}", user.principal.handle))).expect("visit");
+        let handle = &user.principal.handle;
+        case::add_visit(doc, &visit(format!("{handle}-{n}"), handle)).expect("visit");
         doc.commit();
         let hash = doc.get_heads()[0];
         if link.sync(case_id, doc).await.is_err() {

@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod authorisation;
 mod bad_input;
 mod convergence;
 mod durability;

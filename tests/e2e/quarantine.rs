@@ -15,11 +15,15 @@ use crate::support::client::LinkEnd;
 use crate::support::{Db, Link, Tablet, TestServer, TestUser};
 
 fn visit(id: &str) -> NewVisit {
+    visit_by(id, "bo", "Gemeente Ergens")
+}
+
+fn visit_by(id: &str, author: &str, organisation: &str) -> NewVisit {
     NewVisit {
         id: id.into(),
         at_ms: 1_790_000_000_000,
-        author: "bo".into(),
-        organisation: "Gemeente Ergens".into(),
+        author: author.into(),
+        organisation: organisation.into(),
         kind: VisitKind::Home,
         present: vec![],
         observations: vec![(Theme::Housing, "Lekkage".into())],
@@ -97,13 +101,57 @@ async fn rule_breaking_changes_are_quarantined(db: Db) {
     assert!(error.contains("household.ethnicity"), "{error}");
     link.close().await;
 
-    // ada sees the good visit and nothing of the refused ones.
+    // bo's tablet, tampered with: a new visit, then a review of it as a field worker.
+    let doc = tablet.doc(case_id);
+    let household = doc.get(automerge::ROOT, "household").unwrap().unwrap().1;
+    doc.delete(&household, "ethnicity").unwrap();
+    doc.commit();
+    let mut link = Link::bearer(&server.ws(""), &bo.token).await;
+    let _ = link.sync_until_refused_or_done(case_id, doc).await;
+    link.close().await;
+    let mut tablet = Tablet::new(&bo.principal.actor_id);
+    let mut link = Link::bearer(&server.ws(""), &bo.token).await;
+    tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+    let doc = tablet.doc(case_id);
+    case::add_visit(doc, &visit("second")).unwrap();
+    doc.commit();
+    case::review_visit(
+        doc,
+        "second",
+        case::ReviewStatus::Approved,
+        "bo",
+        "Zelf goedgekeurd",
+        1,
+    )
+    .unwrap();
+    doc.commit();
+    let error = link.sync_until_refused(case_id, doc).await;
+    assert!(
+        error.contains("only a supervisor of the visit's organisation writes its review"),
+        "{error}"
+    );
+    link.close().await;
+
+    // ada sees the good visits and nothing of the refused changes.
     let mut link = Link::bearer(&server.ws(""), &ada.token).await;
     let on_server = link.fetch(case_id).await.unwrap();
     let record = CaseRecord::new(&on_server);
-    assert_eq!(record.visit_ids().unwrap(), ["good"]);
+    let mut visits = record.visit_ids().unwrap();
+    visits.sort();
+    assert_eq!(visits, ["good", "second"]);
     record.validate().unwrap();
-    assert_eq!(stored().await.len(), before.len() + 1);
+    assert_eq!(
+        case::CaseRecord::new(&on_server)
+            .project()
+            .unwrap()
+            .visits
+            .iter()
+            .find(|v| v.id == "second")
+            .unwrap()
+            .review,
+        None,
+        "the self-approval was not merged"
+    );
 
     // Admins see both, with reasons; others may not look.
     let report = quarantine_report(&server, &admin).await;
@@ -111,7 +159,8 @@ async fn rule_breaking_changes_are_quarantined(db: Db) {
         .iter()
         .map(|q| q["reason"].as_str().unwrap())
         .collect();
-    assert_eq!(report.len(), 2, "{reasons:?}");
+    assert_eq!(report.len(), 3, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("visits.second.review")));
     assert!(
         reasons
             .iter()
@@ -181,7 +230,7 @@ async fn households_registered_offline_become_cases(db: Db) {
         },
     )
     .unwrap();
-    case::add_visit(doc, &visit("first")).unwrap();
+    case::add_visit(doc, &visit_by("first", "fleur", "Jeugdzorg West")).unwrap();
     doc.commit();
 
     let mut link = Link::bearer(&server.ws(""), &worker.token).await;

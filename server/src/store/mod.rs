@@ -15,7 +15,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use veldwerk_core::case::CaseProjection;
-use veldwerk_core::identity::{OrganisationKind, Role};
+use veldwerk_core::identity::{Compartment, OrganisationKind, Role, Standing};
 
 pub use error::StoreError;
 
@@ -143,20 +143,46 @@ pub struct CaseSummary {
     pub label: String,
     pub address_status: String,
     pub last_visit_at: Option<i64>,
+    pub restricted_document_id: Option<String>,
+}
+
+type CaseRow = (i64, String, String, String, Option<i64>, Option<String>);
+
+fn case_summary(row: CaseRow) -> CaseSummary {
+    let (id, document_id, label, address_status, last_visit_at, restricted_document_id) = row;
+    CaseSummary {
+        id,
+        document_id,
+        label,
+        address_status,
+        last_visit_at,
+        restricted_document_id,
+    }
 }
 
 /// Where a document belongs and whether an organisation is on its case's team.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocumentAccess {
     pub case_id: i64,
-    pub compartment: String,
+    pub compartment: Compartment,
     pub organisation_on_team: bool,
+    pub organisation_directs: bool,
+}
+
+impl DocumentAccess {
+    pub fn standing(&self) -> Standing {
+        Standing {
+            on_team: self.organisation_on_team,
+            directs: self.organisation_directs,
+        }
+    }
 }
 
 /// A document as stored: its latest snapshot and the changes logged since.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct StoredDocument {
     pub case_id: i64,
+    pub compartment: Compartment,
     pub snapshot: Option<Vec<u8>>,
     pub changes: Vec<Vec<u8>>,
 }
@@ -208,6 +234,8 @@ pub struct QuarantineEntry {
 #[derive(Debug, Clone)]
 pub struct NewCaseRecord {
     pub document_id: String,
+    /// The id of the case's (initially empty) restricted record.
+    pub restricted_document_id: String,
     pub creator_user_id: i64,
     pub creator_organisation_id: i64,
     /// The creator's organisation directs the case when it is a municipality;
@@ -491,54 +519,82 @@ impl Store {
         document_id: &str,
         organisation_id: i64,
     ) -> Result<Option<DocumentAccess>> {
-        let row: Option<(i64, String, i64)> = with_pool!(self, pool => sqlx::query_as(
+        let row: Option<(i64, String, i64, i64)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT d.case_id, d.compartment, \
-                    (SELECT COUNT(*) FROM case_team t WHERE t.case_id = d.case_id AND t.organisation_id = $2) \
+                    (SELECT COUNT(*) FROM case_team t WHERE t.case_id = d.case_id AND t.organisation_id = $2), \
+                    (SELECT COUNT(*) FROM cases c WHERE c.id = d.case_id AND c.directing_org_id = $2) \
              FROM documents d WHERE d.document_id = $1")
             .bind(document_id).bind(organisation_id).fetch_optional(pool).await)?;
-        Ok(row.map(|(case_id, compartment, on_team)| DocumentAccess {
-            case_id,
-            compartment,
-            organisation_on_team: on_team > 0,
-        }))
+        row.map(|(case_id, compartment, on_team, directs)| {
+            Ok(DocumentAccess {
+                case_id,
+                compartment: compartment
+                    .parse()
+                    .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+                organisation_on_team: on_team > 0,
+                organisation_directs: directs > 0,
+            })
+        })
+        .transpose()
     }
 
     /// The cases whose team includes an organisation, most recently visited first.
     pub async fn caseload(&self, organisation_id: i64) -> Result<Vec<CaseSummary>> {
-        let rows: Vec<(i64, String, String, String, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT c.id, c.document_id, c.label, c.address_status, c.last_visit_at \
+        let rows: Vec<CaseRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT c.id, c.document_id, c.label, c.address_status, c.last_visit_at, c.restricted_document_id \
              FROM cases c JOIN case_team t ON t.case_id = c.id WHERE t.organisation_id = $1 \
              ORDER BY c.last_visit_at IS NULL, c.last_visit_at DESC, c.id")
             .bind(organisation_id).fetch_all(pool).await)?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, document_id, label, address_status, last_visit_at)| CaseSummary {
-                    id,
-                    document_id,
-                    label,
-                    address_status,
-                    last_visit_at,
-                },
-            )
-            .collect())
+        Ok(rows.into_iter().map(case_summary).collect())
     }
 
     /// The summary of the case a document belongs to.
     pub async fn case_summary(&self, document_id: &str) -> Result<Option<CaseSummary>> {
-        let row: Option<(i64, String, String, String, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT c.id, c.document_id, c.label, c.address_status, c.last_visit_at \
+        let row: Option<CaseRow> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT c.id, c.document_id, c.label, c.address_status, c.last_visit_at, c.restricted_document_id \
              FROM cases c JOIN documents d ON d.case_id = c.id WHERE d.document_id = $1")
             .bind(document_id).fetch_optional(pool).await)?;
-        Ok(row.map(
-            |(id, document_id, label, address_status, last_visit_at)| CaseSummary {
-                id,
-                document_id,
-                label,
-                address_status,
-                last_visit_at,
-            },
-        ))
+        Ok(row.map(case_summary))
+    }
+
+    /// The organisation directing a case, if any.
+    pub async fn directing_organisation(&self, case_id: i64) -> Result<Option<i64>> {
+        let row: Option<(Option<i64>,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT directing_org_id FROM cases WHERE id = $1").bind(case_id).fetch_optional(pool).await)?;
+        Ok(row.and_then(|r| r.0))
+    }
+
+    /// The organisations on a case's team, by name.
+    pub async fn case_team(&self, case_id: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT o.name FROM case_team t JOIN organisations o ON o.id = t.organisation_id \
+             WHERE t.case_id = $1 ORDER BY o.name")
+            .bind(case_id).fetch_all(pool).await)?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Puts an organisation on a case's team or takes it off, recording why in the audit log.
+    pub async fn set_team_member(
+        &self,
+        case_id: i64,
+        organisation_id: i64,
+        on_team: bool,
+        audit: &AuditEntry,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            if on_team {
+                sqlx::query("INSERT INTO case_team (case_id, organisation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(case_id).bind(organisation_id).execute(&mut *tx).await?;
+            } else {
+                sqlx::query("DELETE FROM case_team WHERE case_id = $1 AND organisation_id = $2")
+                    .bind(case_id).bind(organisation_id).execute(&mut *tx).await?;
+            }
+            audit::append_audit!(tx, [audit], now);
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Registers a new case with its general record, in one transaction.
@@ -560,6 +616,11 @@ impl Store {
                 .bind(case_id).bind(record.creator_organisation_id).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO documents (document_id, case_id, compartment) VALUES ($1, $2, 'general')")
                 .bind(&record.document_id).bind(case_id).execute(&mut *tx).await?;
+            // The restricted record starts empty; the first who may write it creates its skeleton.
+            sqlx::query("INSERT INTO documents (document_id, case_id, compartment) VALUES ($1, $2, 'restricted')")
+                .bind(&record.restricted_document_id).bind(case_id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE cases SET restricted_document_id = $1 WHERE id = $2")
+                .bind(&record.restricted_document_id).bind(case_id).execute(&mut *tx).await?;
             let mut batch = record.batch.clone();
             for entry in &mut batch.audit {
                 entry.case_id.get_or_insert(case_id);
@@ -587,15 +648,16 @@ impl Store {
     pub async fn load_document(&self, document_id: &str) -> Result<Option<StoredDocument>> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            let row: Option<(i64, Option<Vec<u8>>)> = sqlx::query_as(
-                "SELECT case_id, snapshot FROM documents WHERE document_id = $1")
+            let row: Option<(i64, String, Option<Vec<u8>>)> = sqlx::query_as(
+                "SELECT case_id, compartment, snapshot FROM documents WHERE document_id = $1")
                 .bind(document_id).fetch_optional(&mut *tx).await?;
-            let Some((case_id, snapshot)) = row else { return Ok(None) };
+            let Some((case_id, compartment, snapshot)) = row else { return Ok(None) };
+            let compartment = compartment.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?;
             let changes: Vec<(Vec<u8>,)> = sqlx::query_as(
                 "SELECT bytes FROM doc_changes WHERE document_id = $1 ORDER BY seq")
                 .bind(document_id).fetch_all(&mut *tx).await?;
             tx.commit().await?;
-            Ok(Some(StoredDocument { case_id, snapshot, changes: changes.into_iter().map(|c| c.0).collect() }))
+            Ok(Some(StoredDocument { case_id, compartment, snapshot, changes: changes.into_iter().map(|c| c.0).collect() }))
         })
     }
 

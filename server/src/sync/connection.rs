@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use veldwerk_core::DocumentId;
-use veldwerk_core::identity::may_read_general_record;
+use veldwerk_core::identity::{Compartment, Standing, may_read};
 use veldwerk_core::protocol::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
 
 use super::docs::{ConnectionId, Creation, Outbox, PendingDoc, Sender};
@@ -31,7 +31,7 @@ const CLOSE_PROTOCOL: u16 = 1002;
 /// What the access check says about one document for this connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
-    Granted,
+    Granted(Compartment, Standing),
     /// Not stored: the peer may register it as a new household.
     Creatable,
     /// Not stored, or not for this peer: answered as `doc-unavailable`.
@@ -307,10 +307,14 @@ impl Connection {
         };
         let access = match found {
             Some(doc)
-                if doc.compartment == "general"
-                    && may_read_general_record(self.principal.role, doc.organisation_on_team) =>
+                if may_read(
+                    self.principal.role,
+                    self.principal.organisation_kind,
+                    doc.standing(),
+                    doc.compartment,
+                ) =>
             {
-                Access::Granted
+                Access::Granted(doc.compartment, doc.standing())
             }
             Some(_) => Access::Unavailable,
             None if may_create && self.principal.role.may_create_cases() => Access::Creatable,
@@ -345,21 +349,23 @@ impl Connection {
         };
         match access {
             Access::Unavailable => self.unavailable(peer, id),
-            Access::Granted => match self.state.docs.receive(sender, id, data).await {
-                Ok(true) => {
-                    if self.open.insert(id) {
-                        self.audit_read(id).await;
+            Access::Granted(compartment, standing) => {
+                match self.state.docs.receive(sender, standing, id, data).await {
+                    Ok(true) => {
+                        if self.open.insert(id) {
+                            self.audit_read(id, compartment).await;
+                        }
+                    }
+                    Ok(false) => {
+                        self.access.remove(&id);
+                        self.unavailable(peer, id);
+                    }
+                    Err(refusal) => {
+                        self.open.insert(id);
+                        self.report(id, refusal);
                     }
                 }
-                Ok(false) => {
-                    self.access.remove(&id);
-                    self.unavailable(peer, id);
-                }
-                Err(refusal) => {
-                    self.open.insert(id);
-                    self.report(id, refusal);
-                }
-            },
+            }
             Access::Creatable => {
                 let mut pending = self.pending.remove(&id).unwrap_or_default();
                 match self.state.docs.create(sender, id, &mut pending, data).await {
@@ -372,7 +378,12 @@ impl Connection {
                             device = self.principal.device_id,
                             "case registered from an offline-created document"
                         );
-                        self.access.insert(id, Access::Granted);
+                        let standing = Standing {
+                            on_team: true,
+                            directs: crate::sync::docs::directing_org(&self.principal).is_some(),
+                        };
+                        self.access
+                            .insert(id, Access::Granted(Compartment::General, standing));
                         self.open.insert(id);
                     }
                     Ok(Creation::Refused { reasons }) => {
@@ -389,7 +400,7 @@ impl Connection {
     }
 
     /// Records that this connection's person read a case record.
-    async fn audit_read(&self, id: DocumentId) {
+    async fn audit_read(&self, id: DocumentId, compartment: Compartment) {
         let case_id = match self
             .state
             .store
@@ -405,7 +416,7 @@ impl Connection {
             organisation_id: Some(self.principal.organisation_id),
             action: "case.read",
             case_id: Some(case_id),
-            compartment: Some("general".into()),
+            compartment: Some(compartment.as_str().into()),
             via: "sync",
             detail: format!("document {id}"),
         };

@@ -14,7 +14,9 @@ use automerge::{Automerge, Change, ChangeHash, ReadDoc};
 use tokio::sync::{Mutex, Notify, mpsc};
 use veldwerk_core::DocumentId;
 use veldwerk_core::case::{CaseProjection, CaseRecord};
+use veldwerk_core::identity::{Compartment, Standing};
 use veldwerk_core::protocol::{Message, PeerId};
+use veldwerk_core::rules::{self, Writer};
 use veldwerk_core::session::SyncSession;
 
 use crate::metrics::Metrics;
@@ -106,6 +108,7 @@ struct DocPeer {
 pub struct LiveDoc {
     doc: Automerge,
     case_id: Option<i64>,
+    compartment: Compartment,
     peers: HashMap<ConnectionId, DocPeer>,
     last_used: Instant,
     logged_changes: usize,
@@ -170,6 +173,7 @@ impl DocRegistry {
     pub async fn receive(
         &self,
         mut from: Sender<'_>,
+        standing: Standing,
         id: DocumentId,
         data: &[u8],
     ) -> Result<bool, SyncRefusal> {
@@ -204,7 +208,17 @@ impl DocRegistry {
         }
         let new_changes = live.doc.get_changes(&before);
         if !new_changes.is_empty() {
-            let verdict = match self.check(&mut from, &live.doc, &before, new_changes).await {
+            let verdict = match self
+                .check(
+                    &mut from,
+                    &live.doc,
+                    &before,
+                    new_changes,
+                    live.compartment,
+                    standing,
+                )
+                .await
+            {
                 Ok(verdict) => verdict,
                 Err(e) => {
                     live.rewind(&before);
@@ -214,7 +228,7 @@ impl DocRegistry {
                     return Err(e);
                 }
             };
-            let batch = batch(id, from.principal, live.case_id, &verdict);
+            let batch = batch(id, from.principal, live.case_id, live.compartment, &verdict);
             if let Err(e) = self.store.commit_batch(&batch, now_ms()).await {
                 Metrics::inc(&self.metrics.store_errors_total);
                 live.rewind(&before);
@@ -267,6 +281,12 @@ impl DocRegistry {
         data: &[u8],
     ) -> Result<Creation, SyncRefusal> {
         let message = SyncSession::decode(data).map_err(SyncRefusal::Payload)?;
+        // Its creator's organisation is on the new case's team, and directs it
+        // when it is a municipality.
+        let creator = Standing {
+            on_team: true,
+            directs: directing_org(from.principal).is_some(),
+        };
         pending
             .session
             .receive(&mut pending.doc, message)
@@ -279,7 +299,16 @@ impl DocRegistry {
             }
             return Ok(Creation::Pending);
         }
-        let verdict = self.check(&mut from, &pending.doc, &[], changes).await?;
+        let verdict = self
+            .check(
+                &mut from,
+                &pending.doc,
+                &[],
+                changes,
+                Compartment::General,
+                creator,
+            )
+            .await?;
         let now = now_ms();
         if !verdict.quarantined.is_empty() || verdict.projection.is_none() {
             let mut refused = verdict.quarantined;
@@ -297,7 +326,7 @@ impl DocRegistry {
                 rebuilt: None,
                 projection: None,
             };
-            let batch = batch(id, from.principal, None, &refused);
+            let batch = batch(id, from.principal, None, Compartment::General, &refused);
             self.store
                 .commit_batch(&batch, now)
                 .await
@@ -310,10 +339,11 @@ impl DocRegistry {
         }
         let record = NewCaseRecord {
             document_id: id.to_string(),
+            restricted_document_id: new_document_id().to_string(),
             creator_user_id: from.principal.user_id,
             creator_organisation_id: from.principal.organisation_id,
             directing_org_id: directing_org(from.principal),
-            batch: batch(id, from.principal, None, &verdict),
+            batch: batch(id, from.principal, None, Compartment::General, &verdict),
         };
         let case_id = self.store.create_case(&record, now).await.map_err(|e| {
             Metrics::inc(&self.metrics.store_errors_total);
@@ -329,6 +359,7 @@ impl DocRegistry {
         let live = guard.get_or_insert_with(|| LiveDoc {
             doc: pending.doc,
             case_id: Some(case_id),
+            compartment: Compartment::General,
             peers: HashMap::new(),
             last_used: Instant::now(),
             logged_changes: verdict.accepted.len(),
@@ -439,6 +470,7 @@ impl DocRegistry {
         Ok(Some(LiveDoc {
             doc,
             case_id: Some(stored.case_id),
+            compartment: stored.compartment,
             peers: HashMap::new(),
             last_used: Instant::now(),
             logged_changes: stored.changes.len(),
@@ -455,6 +487,8 @@ impl DocRegistry {
         doc: &Automerge,
         before: &[ChangeHash],
         changes: Vec<Change>,
+        compartment: Compartment,
+        standing: Standing,
     ) -> Result<Verdict, SyncRefusal> {
         let mut bind_actors = Vec::new();
         let mut actor_refusals: HashMap<ChangeHash, String> = HashMap::new();
@@ -483,14 +517,14 @@ impl DocRegistry {
         }
 
         if actor_refusals.is_empty()
-            && let Ok(projection) = CaseRecord::new(doc).project()
+            && let Ok(projection) = judge(doc, before, compartment, from.principal, standing)
         {
             return Ok(Verdict {
                 accepted: changes,
                 quarantined: Vec::new(),
                 bind_actors,
                 rebuilt: None,
-                projection: Some(projection),
+                projection,
             });
         }
 
@@ -510,13 +544,13 @@ impl DocRegistry {
                 clean
                     .apply_changes([change.clone()])
                     .map_err(|e| SyncRefusal::Automerge(e.to_string()))?;
-                match CaseRecord::new(&clean).validate() {
-                    Ok(()) => None,
-                    Err(e) => {
+                match judge(&clean, &heads, compartment, from.principal, standing) {
+                    Ok(_) => None,
+                    Err(reason) => {
                         clean = clean
                             .fork_at(&heads)
                             .map_err(|e| SyncRefusal::Automerge(e.to_string()))?;
-                        Some(format!("the case record would break a rule: {e}"))
+                        Some(reason)
                     }
                 }
             };
@@ -533,7 +567,10 @@ impl DocRegistry {
             .map(|c| c.actor_id().to_hex_string())
             .collect();
         bind_actors.retain(|a| used.contains(a));
-        let projection = CaseRecord::new(&clean).project().ok();
+        let projection = match compartment {
+            Compartment::General => CaseRecord::new(&clean).project().ok(),
+            Compartment::Restricted => None,
+        };
         Ok(Verdict {
             accepted,
             quarantined,
@@ -589,6 +626,32 @@ impl DocRegistry {
     }
 }
 
+/// Checks the changes from `before` to the document's heads against the write
+/// rules and the schema of its compartment; the projection of a general record.
+fn judge(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    compartment: Compartment,
+    principal: &Principal,
+    standing: Standing,
+) -> Result<Option<CaseProjection>, String> {
+    let writer = Writer {
+        handle: &principal.handle,
+        organisation: &principal.organisation,
+        organisation_kind: principal.organisation_kind,
+        role: principal.role,
+        standing,
+    };
+    rules::check(doc, before, &doc.get_heads(), compartment, &writer)
+        .map_err(|e| format!("the write rules forbid it: {e}"))?;
+    let record = CaseRecord::new(doc);
+    match compartment {
+        Compartment::General => record.project().map(Some),
+        Compartment::Restricted => record.validate_restricted().map(|()| None),
+    }
+    .map_err(|e| format!("the case record would break a rule: {e}"))
+}
+
 impl LiveDoc {
     /// Drops whatever was applied after `heads`: it was never stored.
     fn rewind(&mut self, heads: &[ChangeHash]) {
@@ -605,6 +668,7 @@ fn batch(
     id: DocumentId,
     principal: &Principal,
     case_id: Option<i64>,
+    compartment: Compartment,
     verdict: &Verdict,
 ) -> ChangeBatch {
     let audit = |action: &'static str, detail: String| AuditEntry {
@@ -613,7 +677,7 @@ fn batch(
         organisation_id: Some(principal.organisation_id),
         action,
         case_id,
-        compartment: Some("general".into()),
+        compartment: Some(compartment.as_str().into()),
         via: "sync",
         detail,
     };
@@ -663,6 +727,14 @@ fn quarantined((change, reason): (Change, String)) -> QuarantinedChange {
         bytes: change.raw_bytes().to_vec(),
         reason,
     }
+}
+
+/// A fresh document id, as automerge-repo makes them.
+pub fn new_document_id() -> DocumentId {
+    use rand::RngCore;
+    let mut random = [0u8; 16];
+    rand::rng().fill_bytes(&mut random);
+    DocumentId::from_random_bytes(random)
 }
 
 /// A case registered by a municipality's worker is directed by that

@@ -172,6 +172,15 @@ impl Link {
         self.sync_inner(id, doc, true, false).await
     }
 
+    /// Syncs until in step with the server or refused by it, whichever comes first.
+    pub async fn sync_until_refused_or_done(
+        &mut self,
+        id: DocumentId,
+        doc: &mut AutoCommit,
+    ) -> Result<(), LinkEnd> {
+        self.sync_inner(id, doc, true, true).await
+    }
+
     /// Syncs until the server sends an error (for changes it will refuse).
     pub async fn sync_until_refused(&mut self, id: DocumentId, doc: &mut AutoCommit) -> String {
         match self.sync_inner(id, doc, true, true).await {
