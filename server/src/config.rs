@@ -38,6 +38,12 @@ pub struct ServeArgs {
     /// Sign-in and enrollment attempts allowed per client address per minute.
     #[arg(long, env = "VELDWERK_AUTH_RATE_PER_MIN", default_value_t = 30)]
     pub auth_rate_per_min: u32,
+    /// PEM certificate chain: serve HTTPS (with `--tls-key`).
+    #[arg(long, env = "VELDWERK_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "VELDWERK_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// Where the database is.
@@ -61,6 +67,8 @@ pub struct Config {
     pub session_idle: Duration,
     pub session_max: Duration,
     pub auth_rate_per_min: u32,
+    /// Certificate chain and key files, when serving HTTPS.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 impl Config {
@@ -98,6 +106,7 @@ impl std::fmt::Debug for Config {
             .field("session_idle", &self.session_idle)
             .field("session_max", &self.session_max)
             .field("auth_rate_per_min", &self.auth_rate_per_min)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -113,6 +122,8 @@ pub enum ConfigError {
     CompactAfter,
     #[error("session lifetimes must be at least a minute, and idle no longer than the maximum")]
     Sessions,
+    #[error("with TLS, VELDWERK_ORIGIN must be an https:// URL")]
+    TlsOrigin,
 }
 
 impl ServeArgs {
@@ -128,8 +139,18 @@ impl ServeArgs {
                     _ => return Err(ConfigError::Origin(origin)),
                 }
             }
-            None => format!("http://localhost:{}", self.listen.port()),
+            None => {
+                let scheme = if self.tls_cert.is_some() {
+                    "https"
+                } else {
+                    "http"
+                };
+                format!("{scheme}://localhost:{}", self.listen.port())
+            }
         };
+        if self.tls_cert.is_some() && !origin.starts_with("https://") {
+            return Err(ConfigError::TlsOrigin);
+        }
         if !(1024..=256 * 1024 * 1024).contains(&self.max_frame_bytes) {
             return Err(ConfigError::FrameLimit);
         }
@@ -151,6 +172,7 @@ impl ServeArgs {
             session_idle,
             session_max,
             auth_rate_per_min: self.auth_rate_per_min.max(1),
+            tls: self.tls_cert.zip(self.tls_key),
         })
     }
 }

@@ -13,6 +13,7 @@ mod passkeys;
 mod people;
 pub mod store;
 mod sync;
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -139,22 +140,31 @@ pub async fn serve(
     let (stop, stopped) = watch::channel(false);
     let state = AppState::new(store.clone(), config, stopped)?;
     let janitor = tokio::spawn(unload_idle_documents(state.clone()));
+    let acceptor = match &state.config.tls {
+        Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(ServeError::Config)?),
+        None => None,
+    };
     tracing::info!(
         address = %listener.local_addr()?,
+        tls = acceptor.is_some(),
         database = store.backend_name(),
         origin = %state.config.origin,
         "veldwerk is listening"
     );
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let shutdown = async move {
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop.send(true);
-    })
-    .await?;
+    };
+    match acceptor {
+        Some(acceptor) => tls::serve(listener, acceptor, app(state), shutdown).await,
+        None => {
+            let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?;
+        }
+    }
     janitor.abort();
     store.close().await;
     Ok(())

@@ -92,6 +92,8 @@ pub fn config(url: &str) -> Config {
         session_idle_mins: 60,
         session_max_hours: 12,
         auth_rate_per_min: 1000,
+        tls_cert: None,
+        tls_key: None,
     }
     .validate()
     .expect("valid test configuration")
@@ -109,6 +111,7 @@ impl TestServer {
             .expect("opening the test database");
         let mut config = config(&db.url);
         configure(&mut config);
+        let tls = config.tls.is_some();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding port 0");
@@ -133,8 +136,23 @@ impl TestServer {
             shutdown: Some(shutdown),
             task: Some(task),
         };
-        wait_ready(&server.http("/readyz")).await;
+        if !tls {
+            wait_ready(&server.http("/readyz")).await;
+        }
         server
+    }
+
+    /// Waits until a server started with TLS accepts connections.
+    pub async fn into_tls(self) -> Self {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(self.addr).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "TLS server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self
     }
 
     /// The origin browsers (and passkeys) see.
