@@ -344,3 +344,71 @@ on_both_databases!(
     sessions_expire_and_end_everywhere,
     revoked_devices_are_refused_and_told_to_wipe,
 );
+
+/// The first start on an empty database prints a one-time invite for the
+/// first admin; it enrolls an admin, and later starts print none.
+#[tokio::test]
+async fn the_first_start_prints_a_bootstrap_invite_for_the_first_admin() {
+    use tokio::io::AsyncBufReadExt;
+
+    async fn start(db: &Db) -> (tokio::process::Child, Vec<String>, String) {
+        // Returns the process, what it printed on stdout, and its address.
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_veldwerk"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("VELDWERK_DATABASE_URL", &db.url)
+            .env("VELDWERK_LOG_FORMAT", "json")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = loop {
+            let line = tokio::time::timeout(std::time::Duration::from_secs(60), stderr.next_line())
+                .await
+                .unwrap()
+                .unwrap()
+                .expect("the server exited before listening");
+            if line.contains("veldwerk is listening") {
+                let line: serde_json::Value = serde_json::from_str(&line).unwrap();
+                break line["fields"]["address"].as_str().unwrap().to_owned();
+            }
+        };
+        // Everything printed before listening is on stdout by now.
+        let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = Vec::new();
+        while let Ok(Ok(Some(line))) =
+            tokio::time::timeout(std::time::Duration::from_millis(300), stdout.next_line()).await
+        {
+            printed.push(line);
+        }
+        (child, printed, address)
+    }
+
+    let db = Db::sqlite();
+    let (mut child, printed, _) = start(&db).await;
+    let url = printed
+        .iter()
+        .find(|l| l.contains("/enroll#invite="))
+        .expect("a bootstrap invite")
+        .clone();
+    child.kill().await.unwrap();
+
+    // Enroll through it against a server on the same database.
+    let server = TestServer::start(Db::at(&db.url)).await;
+    let secret = url.split_once("#invite=").unwrap().1;
+    let local = format!("{}/enroll#invite={secret}", server.origin());
+    let mut browser = Browser::new(&server);
+    let (_, status, me) = browser.enroll(&local, "eerste", "laptop").await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        (me["role"].as_str(), me["organisation"].as_str()),
+        (Some("admin"), Some("Beheer"))
+    );
+    drop(server);
+
+    // With someone enrolled, no new bootstrap invite.
+    let (mut child, printed, _) = start(&db).await;
+    assert!(printed.iter().all(|l| !l.contains("invite")), "{printed:?}");
+    child.kill().await.unwrap();
+}

@@ -26,6 +26,14 @@ impl Db {
         Self { url, _dir: dir }
     }
 
+    /// Another handle on an existing database (whose owner keeps it alive).
+    pub fn at(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            _dir: tempfile::tempdir().expect("temporary folder"),
+        }
+    }
+
     /// A new, empty database on the server `VELDWERK_TEST_POSTGRES_URL` names.
     pub async fn postgres() -> Option<Self> {
         let admin_url = std::env::var("VELDWERK_TEST_POSTGRES_URL").ok()?;
