@@ -55,6 +55,8 @@ pub struct AppState {
     webauthn: Arc<webauthn_rs::Webauthn>,
     /// Devices revoked while connections of theirs may be open.
     revocations: broadcast::Sender<i64>,
+    /// Cases whose team changed: open connections check their access again.
+    team_changes: broadcast::Sender<i64>,
     auth_limiter: Arc<hardening::RateLimiter>,
 }
 
@@ -84,6 +86,7 @@ impl AppState {
             shutdown,
             webauthn,
             revocations: broadcast::channel(256).0,
+            team_changes: broadcast::channel(256).0,
             auth_limiter,
         })
     }

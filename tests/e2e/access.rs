@@ -94,4 +94,63 @@ async fn other_organisations_cannot_read_a_case(db: Db) {
     ));
 }
 
-on_both_databases!(other_organisations_cannot_read_a_case);
+async fn leaving_the_team_ends_access_at_once(db: Db) {
+    let server = TestServer::start(db).await;
+    let director = server
+        .user(
+            "Gemeente Zuid",
+            OrganisationKind::Municipality,
+            "zoe",
+            Role::CaseDirector,
+        )
+        .await;
+    let partner = server
+        .user(
+            "Jeugdzorg Zuid",
+            OrganisationKind::YouthCare,
+            "jip",
+            Role::FieldWorker,
+        )
+        .await;
+    let case_id = server.create_case(&director, "Familie Wissel").await;
+    let team = |change: serde_json::Value| {
+        let url = server.http(&format!("/api/cases/{case_id}/team"));
+        let token = director.token.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(token)
+                .json(&change)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+    };
+    team(serde_json::json!({ "add": "Jeugdzorg Zuid" })).await;
+    let mut link = Link::bearer(&server.ws(""), &partner.token).await;
+    link.fetch(case_id).await.expect("on the team: readable");
+
+    team(serde_json::json!({ "remove": "Jeugdzorg Zuid" })).await;
+    // The open connection is told the document is no longer available.
+    loop {
+        match link.next().await.expect("told") {
+            veldwerk_core::protocol::Message::DocUnavailable { document_id, .. } => {
+                assert_eq!(document_id, case_id.to_string());
+                break;
+            }
+            _ => continue,
+        }
+    }
+    assert!(matches!(
+        link.fetch(case_id).await,
+        Err(LinkEnd::Unavailable(_))
+    ));
+    let (status, _) = get(&server, &partner, &format!("/api/cases/{case_id}")).await;
+    assert_eq!(status, 404);
+}
+
+on_both_databases!(
+    other_organisations_cannot_read_a_case,
+    leaving_the_team_ends_access_at_once
+);

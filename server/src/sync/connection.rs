@@ -86,6 +86,7 @@ pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
     let (mut sink, mut stream) = socket.split();
     let mut shutdown = state.shutdown.clone();
     let mut revocations = state.revocations.subscribe();
+    let mut team_changes = state.team_changes.subscribe();
     let device_id = principal.device_id;
     let max_frame = state.config.max_frame_bytes;
     let mut connection = Connection {
@@ -143,6 +144,7 @@ pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
             _ = shutdown.changed() => {
                 break Some(Close(CLOSE_GOING_AWAY, "server is shutting down".into()));
             }
+            _ = team_changes.recv() => connection.check_access_again().await,
             revoked = revocations.recv() => {
                 let this_device = match revoked {
                     Ok(revoked) => revoked == device_id,
@@ -284,6 +286,23 @@ impl Connection {
             selected_protocol_version: PROTOCOL_VERSION.to_owned(),
         });
         Ok(())
+    }
+
+    /// After a team change: forget every access decision, and stop syncing
+    /// the documents this peer may no longer read.
+    async fn check_access_again(&mut self) {
+        self.access.clear();
+        let open: Vec<DocumentId> = self.open.iter().copied().collect();
+        for id in open {
+            let still = matches!(self.access(id, false).await, Ok(Access::Granted(..)));
+            if !still {
+                self.open.remove(&id);
+                self.state.docs.detach(self.id, [id]).await;
+                if let Some(peer) = self.peer.clone() {
+                    self.unavailable(&peer, id);
+                }
+            }
+        }
     }
 
     async fn access(&mut self, id: DocumentId, may_create: bool) -> Result<Access, ()> {
