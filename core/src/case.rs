@@ -367,21 +367,7 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
 
         let review = match self.optional_map(&visit, "review", &path)? {
             None => None,
-            Some(review) => {
-                let review_path = format!("{path}.review");
-                self.only_keys(
-                    &review,
-                    &review_path,
-                    &["status", "reviewer", "comment", "at"],
-                )?;
-                let decision = self.choice(&review, "status", &review_path, ReviewStatus::parse)?;
-                self.short_text(&review, "reviewer", &review_path)?;
-                if let Some(comment) = self.optional_text(&review, "comment", &review_path)? {
-                    check_len(&comment, MAX_FREE_TEXT, &format!("{review_path}.comment"))?;
-                }
-                self.time(&review, "at", &review_path)?;
-                Some(decision)
-            }
+            Some(review) => Some(self.review(&review, &format!("{path}.review"))?),
         };
 
         Ok(VisitRow {
@@ -396,15 +382,73 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         })
     }
 
+    /// The winning value at `key`, after checking any values it won over:
+    /// automerge keeps concurrent values, and people are shown all of them,
+    /// so the losers must be as valid as the winner could be.
     fn get(
         &self,
         obj: &ObjId,
         key: &str,
         path: &str,
     ) -> Result<Option<(Value<'_>, ObjId)>, SchemaError> {
+        let at = || join(path, key);
+        let all = self
+            .doc
+            .get_all(obj, key)
+            .map_err(|e| SchemaError::new(at(), e.to_string()))?;
+        if all.len() > 1 {
+            for (value, id) in &all {
+                self.check_alternative(value, id, key, &at())?;
+            }
+        }
         self.doc
             .get(obj, key)
-            .map_err(|e| SchemaError::new(join(path, key), e.to_string()))
+            .map_err(|e| SchemaError::new(at(), e.to_string()))
+    }
+
+    /// One of several concurrent values: text within limits or a plain value;
+    /// never a replaced object, except concurrent reviews of one visit.
+    fn check_alternative(
+        &self,
+        value: &Value<'_>,
+        id: &ObjId,
+        key: &str,
+        path: &str,
+    ) -> Result<(), SchemaError> {
+        match value {
+            Value::Scalar(s) => match s.as_ref() {
+                ScalarValue::Str(text) => check_len(text, MAX_FREE_TEXT, path),
+                ScalarValue::Int(_)
+                | ScalarValue::Uint(_)
+                | ScalarValue::F64(_)
+                | ScalarValue::Timestamp(_)
+                | ScalarValue::Boolean(_) => Ok(()),
+                _ => Err(SchemaError::new(
+                    path,
+                    "concurrent values must be text or plain values",
+                )),
+            },
+            Value::Object(ObjType::Text) => {
+                let text = self.value_text(value.clone(), id.clone(), path)?;
+                check_len(&text, MAX_FREE_TEXT, path)
+            }
+            Value::Object(ObjType::Map) if key == "review" => self.review(id, path).map(|_| ()),
+            Value::Object(_) => Err(SchemaError::new(
+                path,
+                "was replaced concurrently; objects are never replaced",
+            )),
+        }
+    }
+
+    fn review(&self, review: &ObjId, path: &str) -> Result<ReviewStatus, SchemaError> {
+        self.only_keys(review, path, &["status", "reviewer", "comment", "at"])?;
+        let decision = self.choice(review, "status", path, ReviewStatus::parse)?;
+        self.short_text(review, "reviewer", path)?;
+        if let Some(comment) = self.optional_text(review, "comment", path)? {
+            check_len(&comment, MAX_FREE_TEXT, &format!("{path}.comment"))?;
+        }
+        self.time(review, "at", path)?;
+        Ok(decision)
     }
 
     fn require(
@@ -511,10 +555,24 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         path: &str,
         parse: fn(&str) -> Option<T>,
     ) -> Result<T, SchemaError> {
+        // Every concurrent value must be one of the choices, not just the winner.
+        let all = self
+            .doc
+            .get_all(obj, key)
+            .map_err(|e| SchemaError::new(join(path, key), e.to_string()))?;
+        for (value, id) in all {
+            let text = self.value_text(value, id, &join(path, key))?;
+            if parse(&text).is_none() {
+                // The value itself stays out of the message: it may be anything.
+                return Err(SchemaError::new(
+                    join(path, key),
+                    "is not one of the allowed values",
+                ));
+            }
+        }
         let text = self.text(obj, key, path)?;
-        parse(&text).ok_or_else(|| {
-            SchemaError::new(join(path, key), format!("{text:?} is not allowed here"))
-        })
+        parse(&text)
+            .ok_or_else(|| SchemaError::new(join(path, key), "is not one of the allowed values"))
     }
 
     fn int(&self, obj: &ObjId, key: &str, path: &str) -> Result<i64, SchemaError> {
@@ -914,6 +972,44 @@ mod tests {
         let mut values = CaseRecord::new(&a).address_values().unwrap();
         values.sort();
         assert_eq!(values, vec!["Nieuwstraat 2", "Oudeweg 3"]);
+    }
+
+    #[test]
+    fn losing_concurrent_values_are_checked_too() {
+        let mut base = new_case();
+        // A losing value that is an object full of fields the record does not have.
+        let mut a = base.fork();
+        let mut b = base.fork();
+        set_address(&mut a, "Nieuwstraat 2", AddressStatus::Moved).unwrap();
+        let household = b.get(ROOT, "household").unwrap().unwrap().1;
+        let smuggled = b.put_object(&household, "address", ObjType::Map).unwrap();
+        b.put(&smuggled, "ethnicity", "x").unwrap();
+        a.merge(&mut b).unwrap();
+        let err = CaseRecord::new(&a).validate().unwrap_err();
+        assert_eq!(err.path, "household.address");
+        // A losing status that is not one of the choices.
+        let mut a = base.fork();
+        let mut b = base.fork();
+        set_address(&mut a, "X", AddressStatus::Moved).unwrap();
+        let household = b.get(ROOT, "household").unwrap().unwrap().1;
+        b.put(&household, "addressStatus", "verdwenen").unwrap();
+        a.merge(&mut b).unwrap();
+        let err = CaseRecord::new(&a).validate().unwrap_err();
+        assert_eq!(
+            (err.path.as_str(), err.reason.as_str()),
+            (
+                "household.addressStatus",
+                "is not one of the allowed values"
+            )
+        );
+        // Two supervisors reviewing at once: both reviews are valid, and kept.
+        let mut a = base.fork();
+        add_visit(&mut a, &visit("v1", 1)).unwrap();
+        let mut b = a.fork();
+        review_visit(&mut a, "v1", ReviewStatus::Approved, "s1", "", 2).unwrap();
+        review_visit(&mut b, "v1", ReviewStatus::Returned, "s2", "Aanvullen", 3).unwrap();
+        a.merge(&mut b).unwrap();
+        CaseRecord::new(&a).validate().unwrap();
     }
 
     #[test]

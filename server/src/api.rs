@@ -271,6 +271,8 @@ async fn change_team(
         .store
         .set_team_member(case_id, organisation, on_team, &entry, now_ms())
         .await?;
+    // Open connections check their access to the case again.
+    let _ = state.team_changes.send(case_id);
     Ok(Json(state.store.case_team(case_id).await?))
 }
 

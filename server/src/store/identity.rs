@@ -203,20 +203,24 @@ impl Store {
         kinds: &[&str],
         now: i64,
     ) -> Result<Option<Challenge>> {
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            let row: Option<ChallengeRow> = sqlx::query_as(
-                "SELECT kind, state, invite_id, detail, expires_at FROM auth_challenges WHERE id = $1")
-                .bind(id).fetch_optional(&mut *tx).await?;
-            sqlx::query("DELETE FROM auth_challenges WHERE id = $1 OR expires_at <= $2")
-                .bind(id).bind(now).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok(match row {
-                Some((k, state, invite_id, detail, expires_at)) if kinds.contains(&k.as_str()) && expires_at > now => {
-                    Some(Challenge { kind: k, state, invite_id, detail })
-                }
-                _ => None,
-            })
+        // DELETE … RETURNING: of two concurrent finishes, only one gets the row.
+        let row: Option<ChallengeRow> = with_pool!(self, pool => sqlx::query_as(
+            "DELETE FROM auth_challenges WHERE id = $1 RETURNING kind, state, invite_id, detail, expires_at")
+            .bind(id).fetch_optional(pool).await)?;
+        with_pool!(self, pool => sqlx::query("DELETE FROM auth_challenges WHERE expires_at <= $1")
+            .bind(now).execute(pool).await.map(|_| ()))?;
+        Ok(match row {
+            Some((k, state, invite_id, detail, expires_at))
+                if kinds.contains(&k.as_str()) && expires_at > now =>
+            {
+                Some(Challenge {
+                    kind: k,
+                    state,
+                    invite_id,
+                    detail,
+                })
+            }
+            _ => None,
         })
     }
 

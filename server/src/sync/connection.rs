@@ -22,6 +22,11 @@ static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 /// Messages queued for one peer before it counts as too slow.
 const OUTBOX_CAPACITY: usize = 1024;
 
+/// New households one connection may negotiate at once.
+const MAX_PENDING: usize = 32;
+/// Access decisions one connection keeps before starting afresh.
+const MAX_CACHED_ACCESS: usize = 10_000;
+
 /// WebSocket close codes (RFC 6455).
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
@@ -46,6 +51,8 @@ struct Connection {
     peer: Option<PeerId>,
     access: HashMap<DocumentId, Access>,
     open: HashSet<DocumentId>,
+    /// Documents whose first read by this connection is in the audit log.
+    audited: HashSet<DocumentId>,
     pending: HashMap<DocumentId, PendingDoc>,
     own_actors: HashSet<String>,
 }
@@ -72,6 +79,16 @@ pub async fn refuse_revoked(mut socket: WebSocket) {
 
 /// Runs one connection until either side closes it or the server shuts down.
 pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
+    let mut revocations = state.revocations.subscribe();
+    let mut team_changes = state.team_changes.subscribe();
+    // A revocation between authentication and subscribing would be missed.
+    if !matches!(
+        state.store.device_principal(principal.device_id).await,
+        Ok(crate::store::Authn::Valid(_))
+    ) {
+        refuse_revoked(socket).await;
+        return;
+    }
     let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let (outbox, mut outgoing, too_slow) = Outbox::new(OUTBOX_CAPACITY);
     let metrics = state.metrics.clone();
@@ -85,8 +102,6 @@ pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
 
     let (mut sink, mut stream) = socket.split();
     let mut shutdown = state.shutdown.clone();
-    let mut revocations = state.revocations.subscribe();
-    let mut team_changes = state.team_changes.subscribe();
     let device_id = principal.device_id;
     let max_frame = state.config.max_frame_bytes;
     let mut connection = Connection {
@@ -98,6 +113,7 @@ pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
         peer: None,
         access: HashMap::new(),
         open: HashSet::new(),
+        audited: HashSet::new(),
         pending: HashMap::new(),
     };
 
@@ -239,8 +255,10 @@ impl Connection {
                 self.sync(&peer, &document_id, &data, true).await;
             }
             Message::Ephemeral {
-                ref document_id, ..
-            } => {
+                ref document_id,
+                ref sender_id,
+                ..
+            } if *sender_id == peer => {
                 if let Ok(id) = document_id.parse::<DocumentId>()
                     && self.open.contains(&id)
                 {
@@ -249,6 +267,9 @@ impl Connection {
             }
             // Gossip about other storage peers: this server keeps no such state.
             Message::RemoteSubscriptionChange { .. } | Message::RemoteHeadsChanged { .. } => {}
+            Message::Ephemeral { .. } => {
+                self.refuse("an ephemeral message must carry the sender's own peer id".into())
+            }
             Message::DocUnavailable { .. } | Message::Error { .. } | Message::Peer { .. } => {}
         }
         Ok(())
@@ -340,6 +361,9 @@ impl Connection {
             None => Access::Unavailable,
         };
         // "Creatable" is not cached: the document may be created meanwhile.
+        if self.access.len() >= MAX_CACHED_ACCESS {
+            self.access.clear();
+        }
         if access != Access::Creatable {
             self.access.insert(id, access);
         }
@@ -359,6 +383,26 @@ impl Connection {
                 return;
             }
         };
+        if let Access::Granted(compartment, _) = access
+            && !self.audited.contains(&id)
+        {
+            // Recorded before anything of the document is sent: no
+            // unaccounted read, even if the log cannot be written.
+            if !self.audit_read(id, compartment).await {
+                self.error("this read could not be recorded; try again".into());
+                return;
+            }
+            self.audited.insert(id);
+        }
+        if access == Access::Creatable
+            && !self.pending.contains_key(&id)
+            && self.pending.len() >= MAX_PENDING
+        {
+            self.error(format!(
+                "at most {MAX_PENDING} new households may be negotiated at once"
+            ));
+            return;
+        }
         let sender = Sender {
             connection: self.id,
             peer_id: peer,
@@ -368,12 +412,10 @@ impl Connection {
         };
         match access {
             Access::Unavailable => self.unavailable(peer, id),
-            Access::Granted(compartment, standing) => {
+            Access::Granted(_, standing) => {
                 match self.state.docs.receive(sender, standing, id, data).await {
                     Ok(true) => {
-                        if self.open.insert(id) {
-                            self.audit_read(id, compartment).await;
-                        }
+                        self.open.insert(id);
                     }
                     Ok(false) => {
                         self.access.remove(&id);
@@ -419,7 +461,7 @@ impl Connection {
     }
 
     /// Records that this connection's person read a case record.
-    async fn audit_read(&self, id: DocumentId, compartment: Compartment) {
+    async fn audit_read(&self, id: DocumentId, compartment: Compartment) -> bool {
         let case_id = match self
             .state
             .store
@@ -427,7 +469,7 @@ impl Connection {
             .await
         {
             Ok(Some(access)) => access.case_id,
-            _ => return,
+            _ => return false,
         };
         let entry = AuditEntry {
             user_id: Some(self.principal.user_id),
@@ -439,8 +481,12 @@ impl Connection {
             via: "sync",
             detail: format!("document {id}"),
         };
-        if let Err(e) = self.state.store.audit(&[entry], crate::now_ms()).await {
-            tracing::error!(error = %e, "could not write the audit log");
+        match self.state.store.audit(&[entry], crate::now_ms()).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "could not write the audit log");
+                false
+            }
         }
     }
 

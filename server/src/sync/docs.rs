@@ -26,6 +26,9 @@ use crate::store::{
     StoreError,
 };
 
+/// After this many refused changes in one sync message, the rest are refused unjudged.
+const MAX_JUDGED_REFUSALS: usize = 16;
+
 /// Identifies one WebSocket connection within this process.
 pub type ConnectionId = u64;
 
@@ -252,13 +255,21 @@ impl DocRegistry {
                     peer.session.reset();
                 }
             }
-            for (change, reason) in &verdict.quarantined {
-                tracing::warn!(document = %id, change = %change.hash(), device = from.principal.device_id, %reason, "change quarantined");
+            if let Some((change, reason)) = verdict.quarantined.first() {
+                // One message per sync message, however many were refused:
+                // the peer learns why, and its outbox does not overflow.
+                let count = verdict.quarantined.len();
+                tracing::warn!(document = %id, device = from.principal.device_id, count, "changes quarantined");
+                let more = if count > 1 {
+                    format!(" (and {} more)", count - 1)
+                } else {
+                    String::new()
+                };
                 from.outbox.send(Message::Error {
                     sender_id: self.server_peer.clone(),
                     target_id: Some(from.peer_id.clone()),
                     message: format!(
-                        "change {} of document {id} is quarantined: {reason}",
+                        "change {} of document {id} is quarantined: {reason}{more}",
                         change.hash()
                     ),
                 });
@@ -387,6 +398,7 @@ impl DocRegistry {
             return;
         }
         let Message::Ephemeral {
+            sender_id,
             count,
             session_id,
             data,
@@ -397,8 +409,10 @@ impl DocRegistry {
         };
         for (connection, peer) in &live.peers {
             if *connection != from {
+                // The original sender, so presence says who it is about; the
+                // connection checked it is the peer id that joined.
                 peer.outbox.send(Message::Ephemeral {
-                    sender_id: self.server_peer.clone(),
+                    sender_id: sender_id.clone(),
                     target_id: peer.peer_id.clone(),
                     count: *count,
                     session_id: session_id.clone(),
@@ -535,7 +549,11 @@ impl DocRegistry {
         let mut quarantined = Vec::new();
         let mut refused: HashSet<ChangeHash> = HashSet::new();
         for change in changes {
-            let reason = if change.deps().iter().any(|d| refused.contains(d)) {
+            let reason = if refused.len() >= MAX_JUDGED_REFUSALS {
+                // Judging costs a pass over the document; a message full of
+                // refusals must not hold the document for everyone else.
+                Some("not checked: too many refused changes in one message".to_owned())
+            } else if change.deps().iter().any(|d| refused.contains(d)) {
                 Some("it depends on a quarantined change".to_owned())
             } else if let Some(reason) = actor_refusals.remove(&change.hash()) {
                 Some(reason)

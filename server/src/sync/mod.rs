@@ -33,6 +33,13 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    // A page of another origin (a sibling subdomain, another port) must not
+    // ride on the browser's cookie. Native clients send no Origin.
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN)
+        && origin.as_bytes() != state.config.origin.as_bytes()
+    {
+        return Err(ApiError::Forbidden("cross-origin WebSocket refused"));
+    }
     let outcome = match query.ticket {
         Some(ticket) => {
             let outcome = state
