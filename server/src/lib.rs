@@ -43,6 +43,15 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// A browser session, or all of a person's, signed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The hash of one session's token.
+    Session(String),
+    /// Every session of a person.
+    User(i64),
+}
+
 /// What every handler and connection shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -55,6 +64,8 @@ pub struct AppState {
     webauthn: Arc<webauthn_rs::Webauthn>,
     /// Devices revoked while connections of theirs may be open.
     revocations: broadcast::Sender<i64>,
+    /// Browser sessions that ended: their connections close.
+    session_ends: broadcast::Sender<SessionEnd>,
     /// Cases whose team changed: open connections check their access again.
     team_changes: broadcast::Sender<i64>,
     auth_limiter: Arc<hardening::RateLimiter>,
@@ -87,6 +98,7 @@ impl AppState {
             webauthn,
             revocations: broadcast::channel(256).0,
             team_changes: broadcast::channel(256).0,
+            session_ends: broadcast::channel(256).0,
             auth_limiter,
         })
     }

@@ -385,9 +385,15 @@ async fn logout(
     let now = now_ms();
     let (principal, _) = authenticate(&state, &headers).await?;
     let ended = if body.everywhere {
-        state.store.end_all_sessions(principal.user_id, now).await?
+        let ended = state.store.end_all_sessions(principal.user_id, now).await?;
+        let _ = state
+            .session_ends
+            .send(crate::SessionEnd::User(principal.user_id));
+        ended
     } else if let Some(session) = session_cookie(&headers) {
-        state.store.end_session(&secret_hash(session), now).await?;
+        let hash = secret_hash(session);
+        state.store.end_session(&hash, now).await?;
+        let _ = state.session_ends.send(crate::SessionEnd::Session(hash));
         1
     } else {
         0

@@ -78,8 +78,14 @@ pub async fn refuse_revoked(mut socket: WebSocket) {
 }
 
 /// Runs one connection until either side closes it or the server shuts down.
-pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
+pub async fn run(
+    socket: WebSocket,
+    state: AppState,
+    principal: Principal,
+    session: Option<String>,
+) {
     let mut revocations = state.revocations.subscribe();
+    let mut session_ends = state.session_ends.subscribe();
     let mut team_changes = state.team_changes.subscribe();
     // A revocation between authentication and subscribing would be missed.
     if !matches!(
@@ -161,6 +167,17 @@ pub async fn run(socket: WebSocket, state: AppState, principal: Principal) {
                 break Some(Close(CLOSE_GOING_AWAY, "server is shutting down".into()));
             }
             _ = team_changes.recv() => connection.check_access_again().await,
+            ended = session_ends.recv(), if session.is_some() => {
+                let ours = match ended {
+                    Ok(crate::SessionEnd::Session(hash)) => session.as_deref() == Some(hash.as_str()),
+                    Ok(crate::SessionEnd::User(user)) => user == connection.principal.user_id,
+                    Err(_) => false,
+                };
+                if ours {
+                    connection.error("signed-out: this session was signed out".into());
+                    break Some(Close(super::CLOSE_SIGNED_OUT, "signed out".into()));
+                }
+            }
             revoked = revocations.recv() => {
                 let this_device = match revoked {
                     Ok(revoked) => revoked == device_id,

@@ -17,6 +17,9 @@ use crate::{AppState, now_ms};
 
 /// The close code that tells a revoked device to wipe its local data.
 pub const CLOSE_DEVICE_REVOKED: u16 = 4403;
+/// The close code for a connection whose browser session was signed out.
+pub const CLOSE_SIGNED_OUT: u16 = 4401;
+
 /// The `error` message that goes with it, for clients that read messages.
 pub const DEVICE_REVOKED_MESSAGE: &str =
     "device-revoked: this device was revoked; wipe its local data";
@@ -40,6 +43,11 @@ pub async fn upgrade(
     {
         return Err(ApiError::Forbidden("cross-origin WebSocket refused"));
     }
+    // The session a cookie-authenticated connection lives by: signing out ends it.
+    let session = match (&query.ticket, crate::auth::bearer_token(&headers)) {
+        (None, None) => crate::auth::session_cookie(&headers).map(secret_hash),
+        _ => None,
+    };
     let outcome = match query.ticket {
         Some(ticket) => {
             let outcome = state
@@ -59,7 +67,9 @@ pub async fn upgrade(
     let limit = state.config.max_frame_bytes.saturating_mul(2);
     let ws = ws.max_message_size(limit).max_frame_size(limit);
     match outcome {
-        Ok(principal) => Ok(ws.on_upgrade(move |socket| connection::run(socket, state, principal))),
+        Ok(principal) => {
+            Ok(ws.on_upgrade(move |socket| connection::run(socket, state, principal, session)))
+        }
         // A browser cannot read why an upgrade was refused, so a revoked
         // device is let in only to be told, in a close frame, to wipe.
         Err(ApiError::DeviceRevoked) => Ok(ws.on_upgrade(connection::refuse_revoked)),

@@ -86,6 +86,18 @@ impl Link {
         Self::join(ws).await
     }
 
+    /// Connects with a browser's session cookie and joins.
+    pub async fn cookie(url: &str, cookie: &str) -> Self {
+        let mut request = url.into_client_request().expect("request");
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().expect("header"));
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connect");
+        Self::join(ws).await
+    }
+
     /// Connects with the URL as given (a ticket in its query) and joins.
     pub async fn url(url: &str) -> Self {
         let (ws, _) = tokio_tungstenite::connect_async(url)
