@@ -234,12 +234,20 @@ async fn sessions_expire_and_end_everywhere(db: Db) {
     let mut second = Browser::new(&server);
     assert_eq!(second.sign_in(&mut passkey, "pim").await.0, 200);
 
-    // Logout everywhere ends the other browser's session too.
+    // The second browser syncs over its session.
+    let mut link = Link::cookie(&server.ws(""), second.cookie.as_deref().unwrap()).await;
+
+    // Logout everywhere ends the other browser's session too, and its connection.
     let (status, body) = first
         .post("/api/auth/logout", json!({ "everywhere": true }))
         .await;
     assert_eq!((status.as_u16(), &body["sessionsEnded"]), (200, &json!(2)));
     assert_eq!(second.get("/api/me").await.0, 401);
+    assert!(link.next_error().await.unwrap().starts_with("signed-out"));
+    match link.next().await {
+        Err(LinkEnd::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4401),
+        other => panic!("expected close 4401, got {other:?}"),
+    }
 
     // An idle session expires.
     let mut third = Browser::new(&server);
