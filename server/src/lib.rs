@@ -80,7 +80,8 @@ impl AppState {
         let webauthn =
             passkeys::relying_party(&config.origin, config.rp_id()).map_err(ServeError::Config)?;
         let metrics = Arc::new(Metrics::default());
-        let server_peer = format!("veldwerk-server-{}", uuid::Uuid::new_v4());
+        // Short: it travels in every message. Unique per process is enough.
+        let server_peer = format!("vw-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let docs = Arc::new(DocRegistry::new(
             store.clone(),
             metrics.clone(),

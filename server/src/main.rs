@@ -127,7 +127,9 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = shutdown_signal();
-    init_logging("info");
+    // automerge logs its change graph at info while loading a document; that
+    // formatting cost a quarter of the CPU of a caseload fetch (BENCHMARKS.md).
+    init_logging("info,automerge=warn");
     let config = args.validate()?;
     {
         let store = Store::connect(&config.database_url)

@@ -1,6 +1,7 @@
 //! `cargo xtask run | test | bench`: one entry point for building, running and checking Veldwerk,
 //! so a developer, a new machine and CI all do the same thing.
 
+mod bench;
 mod cmd;
 mod postgres;
 mod run;
@@ -17,7 +18,10 @@ commands:
   run [-- ARGS]          build and run the server (`veldwerk serve ARGS`) on the embedded defaults
   test [--no-postgres]   everything CI checks: fmt, clippy, wasm32 build of core, interop npm deps,
                          a throwaway PostgreSQL, cargo test; --no-postgres leaves PostgreSQL out
-  bench                  not implemented yet";
+  bench [--no-postgres] [ARGS]
+                         our server and the JS automerge-repo reference server under the same load,
+                         side by side: a table on stdout and in <target>/bench/ (JSON, Markdown);
+                         ARGS go to veldwerk-bench (`cargo xtask bench -- --help` lists them)";
 
 fn main() -> ExitCode {
     let workspace = Workspace::locate();
@@ -27,10 +31,7 @@ fn main() -> ExitCode {
     let result = match command.as_deref().and_then(OsStr::to_str) {
         Some("run") => run::run(&workspace, strip_separator(&rest)).map(|()| ExitCode::SUCCESS),
         Some("test") => test::Options::parse(&rest).map(|options| test::run(&workspace, options)),
-        Some("bench") => {
-            eprintln!("cargo xtask bench is not implemented yet");
-            Ok(ExitCode::FAILURE)
-        }
+        Some("bench") => bench::run(&workspace, bench::Options::parse(&rest)),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

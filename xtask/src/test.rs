@@ -80,7 +80,7 @@ fn run_steps(workspace: &Workspace, options: &Options, report: &mut Report) -> R
     const NPM_STEP: &str = "interop npm ci";
     let interop_dir = workspace.root().join(INTEROP_DIR);
     if interop_dir.join("package-lock.json").is_file() {
-        report.step(NPM_STEP, || install_interop_packages(&interop_dir))?;
+        report.step(NPM_STEP, || npm_ci(&interop_dir))?;
     } else {
         report.skip(NPM_STEP, "no tests/interop/package-lock.json");
     }
@@ -112,7 +112,8 @@ fn build_core_for_wasm(workspace: &Workspace) -> Result<()> {
     cmd::run(&mut workspace.cargo(["build", "-p", "veldwerk-core", "--target", WASM_TARGET]))
 }
 
-fn install_interop_packages(interop_dir: &Path) -> Result<()> {
+/// `npm ci` in `dir`, unless its node_modules already matches the lockfile.
+pub(crate) fn npm_ci(interop_dir: &Path) -> Result<()> {
     let stamp = lock_stamp(interop_dir)?;
     let stamp_path = interop_dir.join(LOCK_STAMP);
     if fs::read_to_string(&stamp_path).is_ok_and(|installed| installed == stamp) {

@@ -65,7 +65,12 @@ pub async fn upgrade(
     // Leave room above the limit so an oversized frame reaches our own check
     // and its sender learns why it was refused.
     let limit = state.config.max_frame_bytes.saturating_mul(2);
-    let ws = ws.max_message_size(limit).max_frame_size(limit);
+    // A small read buffer: tungstenite's default (128 KiB) is zero-filled per
+    // connection and dominated the memory of an idle connection (BENCHMARKS.md).
+    let ws = ws
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .read_buffer_size(4096);
     match outcome {
         Ok(principal) => {
             Ok(ws.on_upgrade(move |socket| connection::run(socket, state, principal, session)))
