@@ -22,6 +22,9 @@ static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 /// Messages queued for one peer before it counts as too slow.
 const OUTBOX_CAPACITY: usize = 1024;
 
+/// How long one message may take to reach a peer's socket.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// New households one connection may negotiate at once.
 const MAX_PENDING: usize = 32;
 /// Access decisions one connection keeps before starting afresh.
@@ -156,7 +159,11 @@ pub async fn run(
                 }
             }
             Some(message) = outgoing.recv() => {
-                if sink.send(WsMessage::Binary(message.encode().into())).await.is_err() {
+                // A peer that stops reading must not hold this connection (and
+                // its queued messages) forever.
+                let sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(WsMessage::Binary(message.encode().into()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    tracing::info!(connection = id, "peer stopped reading; closing");
                     break None;
                 }
             }
@@ -195,24 +202,28 @@ pub async fn run(
         }
     };
 
-    // Deliver what is queued (an error explaining the close, say), then close.
-    while let Ok(message) = outgoing.try_recv() {
-        if sink
-            .send(WsMessage::Binary(message.encode().into()))
-            .await
-            .is_err()
-        {
-            break;
+    // Deliver what is queued (an error explaining the close, say), then close;
+    // bounded, for a peer that no longer reads.
+    let farewell = async {
+        while let Ok(message) = outgoing.try_recv() {
+            if sink
+                .send(WsMessage::Binary(message.encode().into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
         }
-    }
-    if let Some(Close(code, reason)) = close {
-        let frame = CloseFrame {
-            code,
-            reason: reason.chars().take(120).collect::<String>().into(),
-        };
-        let _ = sink.send(WsMessage::Close(Some(frame))).await;
-    }
-    let _ = sink.close().await;
+        if let Some(Close(code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: reason.chars().take(120).collect::<String>().into(),
+            };
+            let _ = sink.send(WsMessage::Close(Some(frame))).await;
+        }
+        let _ = sink.close().await;
+    };
+    let _ = tokio::time::timeout(SEND_TIMEOUT, farewell).await;
     connection
         .state
         .docs
