@@ -13,7 +13,7 @@ use veldwerk_core::identity::{Compartment, Role, may_read, may_read_general_reco
 
 use crate::auth::{Authenticated, TICKET_LIFETIME_MS, new_secret, secret_hash};
 use crate::error::ApiError;
-use crate::store::{CaseSummary, ChangeBatch, NewCaseRecord, NewChange, Principal};
+use crate::store::{CaseSummary, ChangeBatch, DocumentAccess, NewCaseRecord, NewChange, Principal};
 use crate::sync::docs::{directing_org, new_document_id};
 use crate::{AppState, now_ms};
 
@@ -162,16 +162,7 @@ async fn case(
     Authenticated(p): Authenticated,
     Path(document_id): Path<String>,
 ) -> Result<Json<CaseItem>, ApiError> {
-    let access = state
-        .store
-        .document_access(&document_id, p.organisation_id)
-        .await?;
-    let Some(access) = access.filter(|a| {
-        a.compartment == Compartment::General
-            && may_read_general_record(p.role, a.organisation_on_team)
-    }) else {
-        return Err(ApiError::NotFound("case"));
-    };
+    let access = readable_case(&state, &p, &document_id).await?;
     let restricted_readable = may_read(
         p.role,
         p.organisation_kind,
@@ -203,7 +194,7 @@ async fn readable_case(
     state: &AppState,
     p: &Principal,
     document_id: &str,
-) -> Result<i64, ApiError> {
+) -> Result<DocumentAccess, ApiError> {
     let access = state
         .store
         .document_access(document_id, p.organisation_id)
@@ -213,7 +204,6 @@ async fn readable_case(
             a.compartment == Compartment::General
                 && may_read_general_record(p.role, a.organisation_on_team)
         })
-        .map(|a| a.case_id)
         .ok_or(ApiError::NotFound("case"))
 }
 
@@ -222,7 +212,7 @@ async fn team(
     Authenticated(p): Authenticated,
     Path(document_id): Path<String>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let case_id = readable_case(&state, &p, &document_id).await?;
+    let case_id = readable_case(&state, &p, &document_id).await?.case_id;
     Ok(Json(state.store.case_team(case_id).await?))
 }
 
@@ -242,7 +232,7 @@ async fn change_team(
     Path(document_id): Path<String>,
     ApiJson(body): ApiJson<TeamChange>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let case_id = readable_case(&state, &p, &document_id).await?;
+    let case_id = readable_case(&state, &p, &document_id).await?.case_id;
     let directing = state.store.directing_organisation(case_id).await?;
     if p.role != Role::CaseDirector || directing != Some(p.organisation_id) {
         return Err(ApiError::Forbidden(

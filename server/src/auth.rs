@@ -71,59 +71,53 @@ pub fn clear_session_cookie(secure: bool) -> HeaderValue {
     session_cookie_header("", 0, secure)
 }
 
-/// How a request proved who it is.
+/// What was presented, for the message that says why it was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Via {
-    Bearer,
-    Session,
+pub enum Credential {
+    TokenOrSession,
     Ticket,
+    Passkey,
 }
 
 /// Authenticates a request by bearer token or session cookie (the bearer
 /// token wins when both are present).
-pub async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<(Principal, Via), ApiError> {
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let now = now_ms();
-    let (outcome, via) = if let Some(token) = bearer_token(headers) {
-        (
-            state
-                .store
-                .principal_by_token(&secret_hash(token), now)
-                .await?,
-            Via::Bearer,
-        )
+    let outcome = if let Some(token) = bearer_token(headers) {
+        state
+            .store
+            .principal_by_token(&secret_hash(token), now)
+            .await?
     } else if let Some(session) = session_cookie(headers) {
         let idle = state.config.session_idle.as_millis() as i64;
-        (
-            state
-                .store
-                .principal_by_session(&secret_hash(session), now, idle)
-                .await?,
-            Via::Session,
-        )
+        state
+            .store
+            .principal_by_session(&secret_hash(session), now, idle)
+            .await?
     } else {
         return Err(ApiError::Unauthenticated);
     };
-    accept(outcome, "the token or session").map(|p| (p, via))
+    accept(outcome, Credential::TokenOrSession)
 }
 
 /// Turns an authentication outcome into a principal or the error that says why not.
-pub fn accept(outcome: Authn, what: &'static str) -> Result<Principal, ApiError> {
+pub fn accept(outcome: Authn, presented: Credential) -> Result<Principal, ApiError> {
+    let ticket = presented == Credential::Ticket;
     match outcome {
         Authn::Valid(principal) => Ok(principal),
         Authn::DeviceRevoked { .. } => Err(ApiError::DeviceRevoked),
-        Authn::Expired => Err(ApiError::InvalidCredentials(match what {
-            "the sync ticket" => "the sync ticket has expired",
-            _ => "the session has expired; sign in again",
+        Authn::Expired => Err(ApiError::InvalidCredentials(if ticket {
+            "the sync ticket has expired"
+        } else {
+            "the session has expired; sign in again"
         })),
         Authn::AlreadyUsed => Err(ApiError::InvalidCredentials(
             "the sync ticket was already used",
         )),
-        Authn::Unknown => Err(ApiError::InvalidCredentials(match what {
-            "the sync ticket" => "the sync ticket is unknown",
-            _ => "the token or session is unknown or revoked",
+        Authn::Unknown => Err(ApiError::InvalidCredentials(match presented {
+            Credential::Ticket => "the sync ticket is unknown",
+            Credential::TokenOrSession => "the token or session is unknown or revoked",
+            Credential::Passkey => "the passkey was not accepted",
         })),
     }
 }
@@ -138,9 +132,7 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        authenticate(state, &parts.headers)
-            .await
-            .map(|(p, _)| Authenticated(p))
+        authenticate(state, &parts.headers).await.map(Authenticated)
     }
 }
 

@@ -105,7 +105,7 @@ async fn register_start(
             (Some(invite.id), detail)
         }
         None => {
-            let (principal, _) = authenticate(&state, &headers).await?;
+            let principal = authenticate(&state, &headers).await?;
             let webauthn_id = match state.store.webauthn_id(principal.user_id).await? {
                 Some(id) => id,
                 None => {
@@ -136,24 +136,13 @@ async fn register_start(
     if let Some(selection) = options.pointer_mut("/publicKey/authenticatorSelection") {
         selection["residentKey"] = "preferred".into();
     }
-    let challenge_id = new_secret("");
     let challenge = Challenge {
         kind: "register".into(),
-        state: serde_json::to_string(&registration)
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
+        state: json_string(&registration)?,
         invite_id,
-        detail: Some(
-            serde_json::to_string(&detail).map_err(|e| ApiError::Internal(e.to_string()))?,
-        ),
+        detail: Some(json_string(&detail)?),
     };
-    state
-        .store
-        .save_challenge(&challenge_id, &challenge, now + CEREMONY_MS)
-        .await?;
-    Ok(Json(CeremonyStart {
-        challenge_id,
-        options,
-    }))
+    begin_ceremony(&state, challenge, options, now).await
 }
 
 #[derive(Deserialize)]
@@ -284,13 +273,24 @@ async fn login_start(
             .map_err(|e| ApiError::Internal(format!("starting sign-in: {e}")))?;
         ("login", json(&options)?, json_string(&auth)?)
     };
-    let challenge_id = new_secret("");
     let challenge = Challenge {
         kind: kind.into(),
         state: stored_state,
         invite_id: None,
         detail: None,
     };
+    begin_ceremony(&state, challenge, options, now).await
+}
+
+/// Keeps a ceremony's state until its finish, and answers with the options
+/// for the authenticator and the id to finish it by.
+async fn begin_ceremony(
+    state: &AppState,
+    challenge: Challenge,
+    options: serde_json::Value,
+    now: i64,
+) -> Result<Json<CeremonyStart<serde_json::Value>>, ApiError> {
+    let challenge_id = new_secret("");
     state
         .store
         .save_challenge(&challenge_id, &challenge, now + CEREMONY_MS)
@@ -360,7 +360,7 @@ async fn login_finish(
     }
     let principal = crate::auth::accept(
         state.store.device_principal(stored.device_id).await?,
-        "the passkey",
+        crate::auth::Credential::Passkey,
     )?;
     state
         .store
@@ -383,7 +383,7 @@ async fn logout(
     ApiJson(body): ApiJson<Logout>,
 ) -> Result<Response, ApiError> {
     let now = now_ms();
-    let (principal, _) = authenticate(&state, &headers).await?;
+    let principal = authenticate(&state, &headers).await?;
     let ended = if body.everywhere {
         let ended = state.store.end_all_sessions(principal.user_id, now).await?;
         let _ = state

@@ -58,10 +58,6 @@ macro_rules! write_batch {
                 .bind(&batch.document_id).bind(&change.hash).bind(&change.bytes)
                 .bind(batch.device_id).bind(now).execute(&mut *$tx).await?;
         }
-        if !batch.changes.is_empty() {
-            sqlx::query("UPDATE documents SET changes_since_snapshot = changes_since_snapshot + $1 WHERE document_id = $2")
-                .bind(batch.changes.len() as i64).bind(&batch.document_id).execute(&mut *$tx).await?;
-        }
         for q in &batch.quarantined {
             sqlx::query(
                 "INSERT INTO quarantine (document_id, hash, bytes, device_id, reason, created_at) \
@@ -459,13 +455,6 @@ impl Store {
         Ok(())
     }
 
-    pub async fn revoke_api_token(&self, token_hash: &str, now: i64) -> Result<bool> {
-        let done = with_pool!(self, pool => sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-            .bind(now).bind(token_hash).execute(pool).await.map(|r| r.rows_affected()))?;
-        Ok(done == 1)
-    }
-
     pub async fn add_sync_ticket(
         &self,
         device_id: i64,
@@ -661,14 +650,6 @@ impl Store {
         })
     }
 
-    /// How many changes are logged after the latest snapshot.
-    pub async fn changes_since_snapshot(&self, document_id: &str) -> Result<i64> {
-        let row: (i64,) = with_pool!(self, pool => sqlx::query_as(
-            "SELECT COUNT(*) FROM doc_changes WHERE document_id = $1")
-            .bind(document_id).fetch_one(pool).await)?;
-        Ok(row.0)
-    }
-
     /// Replaces the logged changes `covered` (all contained in `snapshot`) by
     /// the snapshot, so loading never replays an unbounded log.
     pub async fn compact(
@@ -680,7 +661,7 @@ impl Store {
     ) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE documents SET snapshot = $1, snapshot_at = $2, changes_since_snapshot = 0 WHERE document_id = $3")
+            sqlx::query("UPDATE documents SET snapshot = $1, snapshot_at = $2 WHERE document_id = $3")
                 .bind(snapshot).bind(now).bind(document_id).execute(&mut *tx).await?;
             for hash in covered {
                 sqlx::query("DELETE FROM doc_changes WHERE document_id = $1 AND hash = $2")

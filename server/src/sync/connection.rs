@@ -39,7 +39,11 @@ const CLOSE_PROTOCOL: u16 = 1002;
 /// What the access check says about one document for this connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Access {
-    Granted(Compartment, Standing),
+    Granted {
+        case_id: i64,
+        compartment: Compartment,
+        standing: Standing,
+    },
     /// Not stored: the peer may register it as a new household.
     Creatable,
     /// Not stored, or not for this peer: answered as `doc-unavailable`.
@@ -343,7 +347,7 @@ impl Connection {
         self.access.clear();
         let open: Vec<DocumentId> = self.open.iter().copied().collect();
         for id in open {
-            let still = matches!(self.access(id, false).await, Ok(Access::Granted(..)));
+            let still = matches!(self.access(id, false).await, Ok(Access::Granted { .. }));
             if !still {
                 self.open.remove(&id);
                 self.state.docs.detach(self.id, [id]).await;
@@ -382,7 +386,11 @@ impl Connection {
                     doc.compartment,
                 ) =>
             {
-                Access::Granted(doc.compartment, doc.standing())
+                Access::Granted {
+                    case_id: doc.case_id,
+                    compartment: doc.compartment,
+                    standing: doc.standing(),
+                }
             }
             Some(_) => Access::Unavailable,
             None if may_create && self.principal.role.may_create_cases() => Access::Creatable,
@@ -411,12 +419,16 @@ impl Connection {
                 return;
             }
         };
-        if let Access::Granted(compartment, _) = access
+        if let Access::Granted {
+            case_id,
+            compartment,
+            ..
+        } = access
             && !self.audited.contains(&id)
         {
             // Recorded before anything of the document is sent: no
             // unaccounted read, even if the log cannot be written.
-            if !self.audit_read(id, compartment).await {
+            if !self.audit_read(id, case_id, compartment).await {
                 self.error("this read could not be recorded; try again".into());
                 return;
             }
@@ -440,7 +452,7 @@ impl Connection {
         };
         match access {
             Access::Unavailable => self.unavailable(peer, id),
-            Access::Granted(_, standing) => {
+            Access::Granted { standing, .. } => {
                 match self.state.docs.receive(sender, standing, id, data).await {
                     Ok(true) => {
                         self.open.insert(id);
@@ -471,8 +483,12 @@ impl Connection {
                             on_team: true,
                             directs: crate::sync::docs::directing_org(&self.principal).is_some(),
                         };
-                        self.access
-                            .insert(id, Access::Granted(Compartment::General, standing));
+                        let granted = Access::Granted {
+                            case_id,
+                            compartment: Compartment::General,
+                            standing,
+                        };
+                        self.access.insert(id, granted);
                         self.open.insert(id);
                     }
                     Ok(Creation::Refused { reasons }) => {
@@ -489,16 +505,7 @@ impl Connection {
     }
 
     /// Records that this connection's person read a case record.
-    async fn audit_read(&self, id: DocumentId, compartment: Compartment) -> bool {
-        let case_id = match self
-            .state
-            .store
-            .document_access(&id.to_string(), self.principal.organisation_id)
-            .await
-        {
-            Ok(Some(access)) => access.case_id,
-            _ => return false,
-        };
+    async fn audit_read(&self, id: DocumentId, case_id: i64, compartment: Compartment) -> bool {
         let entry = AuditEntry {
             user_id: Some(self.principal.user_id),
             device_id: Some(self.principal.device_id),

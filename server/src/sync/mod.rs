@@ -10,9 +10,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::auth::{accept, authenticate, secret_hash};
+use crate::auth::{Credential, accept, authenticate, secret_hash};
 use crate::error::ApiError;
-use crate::store::Authn;
 use crate::{AppState, now_ms};
 
 /// The close code that tells a revoked device to wipe its local data.
@@ -54,13 +53,9 @@ pub async fn upgrade(
                 .store
                 .redeem_sync_ticket(&secret_hash(&ticket), now_ms())
                 .await?;
-            if matches!(outcome, Authn::DeviceRevoked { .. }) {
-                Err(ApiError::DeviceRevoked)
-            } else {
-                accept(outcome, "the sync ticket")
-            }
+            accept(outcome, Credential::Ticket)
         }
-        None => authenticate(&state, &headers).await.map(|(p, _)| p),
+        None => authenticate(&state, &headers).await,
     };
     // Leave room above the limit so an oversized frame reaches our own check
     // and its sender learns why it was refused.
