@@ -10,7 +10,8 @@
 //!   members:    { <id>: { name, birthDate?: "YYYY-MM-DD", role } },
 //!   visits:     { <id>: { at, author, organisation, kind, present: [<member id>],
 //!                         observations: { <theme>: text }, status,
-//!                         review?: { status, reviewer, comment, at } } },
+//!                         review?: { status, reviewer, comment, at },
+//!                         answer?: text, submittedAt?: time } },
 //!   agreements: { <id>: { text, visit?, due?: "YYYY-MM-DD", done } } }
 //! ```
 //!
@@ -22,10 +23,13 @@
 //! for ethnicity, origin or nationality: the validator refuses unknown keys.
 
 use crate::identity::Compartment;
+
+mod view;
 use crate::names::wire_enum;
 use automerge::{
     AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
 };
+pub use view::{AgreementView, Authored, CaseView, MemberView, ReviewView, VisitView};
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -331,6 +335,8 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
                 "observations",
                 "status",
                 "review",
+                "answer",
+                "submittedAt",
             ],
         )?;
         let at_ms = self.time(&visit, "at", &path)?;
@@ -369,6 +375,12 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
             None => None,
             Some(review) => Some(self.review(&review, &format!("{path}.review"))?),
         };
+        if let Some(answer) = self.optional_text(&visit, "answer", &path)? {
+            check_len(&answer, MAX_FREE_TEXT, &format!("{path}.answer"))?;
+        }
+        if self.get(&visit, "submittedAt", &path)?.is_some() {
+            self.time(&visit, "submittedAt", &path)?;
+        }
 
         Ok(VisitRow {
             id,
@@ -802,6 +814,70 @@ pub fn set_observation<T: Transactable>(
     let visit = existing_map(tx, &visits, visit)?;
     let observations = existing_map(tx, &visit, "observations")?;
     tx.put(&observations, theme.as_str(), text)?;
+    Ok(())
+}
+
+/// Submits a visit for review (again, after it was returned), at `at_ms`.
+pub fn submit_visit<T: Transactable>(
+    tx: &mut T,
+    visit: &str,
+    at_ms: i64,
+) -> Result<(), AutomergeError> {
+    let visits = existing_map(tx, &ROOT, "visits")?;
+    let visit = existing_map(tx, &visits, visit)?;
+    tx.put(&visit, "status", VisitStatus::Submitted.as_str())?;
+    tx.put(&visit, "submittedAt", ScalarValue::Timestamp(at_ms))?;
+    Ok(())
+}
+
+/// The author's answer to a supervisor's returned review.
+pub fn answer_review<T: Transactable>(
+    tx: &mut T,
+    visit: &str,
+    answer: &str,
+) -> Result<(), AutomergeError> {
+    let visits = existing_map(tx, &ROOT, "visits")?;
+    let visit = existing_map(tx, &visits, visit)?;
+    tx.put(&visit, "answer", answer)?;
+    Ok(())
+}
+
+/// Adds a member of the household.
+pub fn add_member<T: Transactable>(
+    tx: &mut T,
+    id: &str,
+    name: &str,
+    birth_date: Option<&str>,
+    role: MemberRole,
+) -> Result<(), AutomergeError> {
+    let members = existing_map(tx, &ROOT, "members")?;
+    let member = tx.put_object(&members, id, ObjType::Map)?;
+    tx.put(&member, "name", name)?;
+    if let Some(date) = birth_date {
+        tx.put(&member, "birthDate", date)?;
+    }
+    tx.put(&member, "role", role.as_str())?;
+    Ok(())
+}
+
+/// Adds a follow-up agreement, optionally made during a visit.
+pub fn add_agreement<T: Transactable>(
+    tx: &mut T,
+    id: &str,
+    text: &str,
+    visit: Option<&str>,
+    due: Option<&str>,
+) -> Result<(), AutomergeError> {
+    let agreements = existing_map(tx, &ROOT, "agreements")?;
+    let agreement = tx.put_object(&agreements, id, ObjType::Map)?;
+    tx.put(&agreement, "text", text)?;
+    if let Some(visit) = visit {
+        tx.put(&agreement, "visit", visit)?;
+    }
+    if let Some(due) = due {
+        tx.put(&agreement, "due", due)?;
+    }
+    tx.put(&agreement, "done", false)?;
     Ok(())
 }
 
