@@ -155,6 +155,12 @@ impl ClientConnection {
         })
     }
 
+    /// Forgets the sync state of one document, so the next [`Self::sync`]
+    /// starts over (after the local copy was replaced).
+    pub fn reset(&mut self, document: &DocumentId) {
+        self.sessions.remove(document);
+    }
+
     /// The heads the server last reported for a document.
     pub fn server_heads(&self, document: &DocumentId) -> Option<&[automerge::ChangeHash]> {
         self.sessions

@@ -44,6 +44,9 @@ pub struct ServeArgs {
     /// PEM private key of the certificate.
     #[arg(long, env = "VELDWERK_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// The built tablet app (`cargo xtask run` builds it there), served at `/`.
+    #[arg(long, env = "VELDWERK_APP_DIR", default_value = "client-wasm/dist")]
+    pub app_dir: std::path::PathBuf,
 }
 
 /// Where the database is.
@@ -69,6 +72,8 @@ pub struct Config {
     pub auth_rate_per_min: u32,
     /// Certificate chain and key files, when serving HTTPS.
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// The built tablet app's files.
+    pub app_dir: std::path::PathBuf,
 }
 
 impl Config {
@@ -173,6 +178,7 @@ impl ServeArgs {
             session_max,
             auth_rate_per_min: self.auth_rate_per_min.max(1),
             tls: self.tls_cert.zip(self.tls_key),
+            app_dir: self.app_dir,
         })
     }
 }

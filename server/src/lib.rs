@@ -11,6 +11,7 @@ mod hardening;
 pub mod metrics;
 mod passkeys;
 mod people;
+mod shell;
 pub mod store;
 mod sync;
 mod tls;
@@ -115,6 +116,7 @@ pub fn app(state: AppState) -> Router {
         .merge(passkeys::routes())
         .merge(people::routes())
         .route("/sync", get(sync::upgrade))
+        .fallback(shell::service(&state.config.app_dir))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), hardening::rate_limit_auth))
         .layer(middleware::from_fn_with_state(state.clone(), hardening::same_origin))

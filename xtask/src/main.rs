@@ -1,6 +1,7 @@
 //! `cargo xtask run | test | bench`: one entry point for building, running and checking Veldwerk,
 //! so a developer, a new machine and CI all do the same thing.
 
+mod app;
 mod bench;
 mod cmd;
 mod postgres;
@@ -76,6 +77,14 @@ impl Workspace {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Cargo's target folder: `CARGO_TARGET_DIR` if set, else `target/` in the workspace.
+    pub fn target_dir(&self) -> PathBuf {
+        match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(dir) => self.root.join(dir),
+            None => self.root.join("target"),
+        }
     }
 
     /// `cargo ARGS` in the workspace root.

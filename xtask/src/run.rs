@@ -23,8 +23,8 @@ pub fn run(workspace: &Workspace, server_args: &[OsString]) -> Result<()> {
     cmd::run(&mut server)
 }
 
-/// Where the tablet web app (`client-wasm/`) will be built before the server starts, so that the
-/// server serves the current build. There is no web app yet, so there is nothing to build.
-fn build_web_app(_workspace: &Workspace) -> Result<()> {
-    Ok(())
+/// Builds the tablet app (`client-wasm/`) before the server starts, so the server serves the
+/// current build from `client-wasm/dist/` (its default `--app-dir`).
+fn build_web_app(workspace: &Workspace) -> Result<()> {
+    crate::app::build(workspace).map(drop)
 }

@@ -141,7 +141,7 @@ fn lock_stamp(interop_dir: &Path) -> Result<String> {
 }
 
 /// FNV-1a: stable across Rust versions (unlike `DefaultHasher`), and plenty to notice a change.
-fn fnv1a64(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
     })

@@ -102,6 +102,7 @@ pub fn config(url: &str) -> Config {
         auth_rate_per_min: 1000,
         tls_cert: None,
         tls_key: None,
+        app_dir: "client-wasm/dist".into(),
     }
     .validate()
     .expect("valid test configuration")

@@ -1,0 +1,471 @@
+//! The app's state outside the UI: the signed-in person, the unlocked store,
+//! every case document on the tablet, and the sync engine that keeps them in
+//! step with the server. One instance per page, on the browser's one thread.
+//!
+//! Durability: an edit is committed to the automerge document, checked against
+//! the write rules, written (encrypted) to IndexedDB, and only then reported as
+//! saved. What the server has is known from the heads in its sync messages,
+//! which it sends only after its own durable commit; everything after those
+//! heads counts as "not yet on the server".
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
+use futures::lock::Mutex;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use veldwerk_core::DocumentId;
+use veldwerk_core::case::{CaseRecord, CaseView};
+use veldwerk_core::identity::{Compartment, OrganisationKind, Role, Standing};
+use veldwerk_core::rules::{self, RuleViolation, Writer};
+
+use crate::platform::{Failure, api, now_ms};
+use crate::store::LocalStore;
+use crate::sync;
+
+/// Who is signed in on this tablet, as `/api/me` says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    pub handle: String,
+    pub organisation: String,
+    pub organisation_kind: String,
+    pub role: String,
+    pub device_id: i64,
+    pub device: String,
+    pub actor_id: String,
+}
+
+impl Me {
+    pub fn role(&self) -> Option<Role> {
+        Role::parse(&self.role)
+    }
+    pub fn actor(&self) -> ActorId {
+        ActorId::from(hex::decode(&self.actor_id).unwrap_or_default())
+    }
+}
+
+/// A case the server lists for us, kept so the caseload shows before its document arrives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listed {
+    pub document_id: String,
+    pub label: String,
+}
+
+/// A change the server refused, shown to the worker with the server's reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Refusal {
+    pub document_id: String,
+    pub label: String,
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+/// The state of the connection to the server, as the status bar says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Offline,
+    Connecting,
+    Online,
+    /// The session ended: the worker must sign in again to sync.
+    SignedOut,
+}
+
+pub struct LocalDoc {
+    pub doc: Automerge,
+    /// The server's heads at its last sync message: what it has committed.
+    pub acked: Vec<ChangeHash>,
+}
+
+impl LocalDoc {
+    /// Local changes the server has not confirmed yet.
+    pub fn unsynced(&self) -> usize {
+        let known: Vec<ChangeHash> = self
+            .acked
+            .iter()
+            .filter(|h| self.doc.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        self.doc.get_changes(&known).len()
+    }
+
+    pub fn has_content(&self) -> bool {
+        !self.doc.get_heads().is_empty()
+    }
+
+    pub fn view(&self) -> Option<CaseView> {
+        self.has_content()
+            .then(|| CaseRecord::new(&self.doc).view().ok())
+            .flatten()
+    }
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct DocMeta {
+    acked: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct Runtime {
+    pub store: Option<Rc<LocalStore>>,
+    pub me: Option<Me>,
+    pub docs: BTreeMap<DocumentId, LocalDoc>,
+    pub listed: Vec<Listed>,
+    pub refusals: Vec<Refusal>,
+    pub link: Option<Link>,
+    pub last_sync_ms: Option<i64>,
+    pub engine: sync::Engine,
+}
+
+thread_local! {
+    static RUNTIME: RefCell<Runtime> = RefCell::new(Runtime::default());
+    static PERSIST: Rc<Mutex<()>> = Rc::new(Mutex::new(()));
+    static TICK: RefCell<Option<RwSignal<u64>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with the runtime. Never hold on across an `.await`.
+pub fn with<R>(f: impl FnOnce(&mut Runtime) -> R) -> R {
+    RUNTIME.with(|r| f(&mut r.borrow_mut()))
+}
+
+/// The signal every view that reads the runtime tracks.
+pub fn tick() -> RwSignal<u64> {
+    TICK.with(|t| *t.borrow_mut().get_or_insert_with(|| RwSignal::new(0)))
+}
+
+/// Tells the views the runtime changed.
+pub fn changed() {
+    let tick = tick();
+    tick.update(|t| *t += 1);
+}
+
+/// Reads the runtime inside a view, re-running when it changes.
+pub fn read<R>(f: impl FnOnce(&Runtime) -> R) -> R {
+    tick().track();
+    RUNTIME.with(|r| f(&r.borrow()))
+}
+
+pub fn pending_count() -> usize {
+    read(|r| r.docs.values().map(LocalDoc::unsynced).sum())
+}
+
+const PROFILE: &str = "profile";
+const LISTED: &str = "caseload";
+const REFUSALS: &str = "refusals";
+
+fn doc_record(id: &DocumentId) -> String {
+    format!("doc/{id}")
+}
+fn meta_record(id: &DocumentId) -> String {
+    format!("meta/{id}")
+}
+
+/// Opens the unlocked store: loads every document and starts syncing.
+pub async fn open(store: LocalStore, me: Option<Me>) -> Result<(), Failure> {
+    let store = Rc::new(store);
+    let me = match me {
+        Some(me) => {
+            store.put_json(PROFILE, &me).await?;
+            me
+        }
+        None => store
+            .get_json::<Me>(PROFILE)
+            .await?
+            .ok_or_else(|| Failure::Browser("nobody has signed in on this tablet yet".into()))?,
+    };
+    let actor = me.actor();
+    let mut docs = BTreeMap::new();
+    for name in store.names().await? {
+        let Some(id) = name
+            .strip_prefix("doc/")
+            .and_then(|id| id.parse::<DocumentId>().ok())
+        else {
+            continue;
+        };
+        let Some(bytes) = store.get(&name).await? else {
+            continue;
+        };
+        let doc = Automerge::load(&bytes)
+            .map_err(|e| Failure::Browser(format!("case {id} on this tablet is damaged: {e}")))?
+            .with_actor(actor.clone());
+        let meta: DocMeta = store.get_json(&meta_record(&id)).await?.unwrap_or_default();
+        let acked = meta.acked.iter().filter_map(|h| h.parse().ok()).collect();
+        docs.insert(id, LocalDoc { doc, acked });
+    }
+    let listed = store
+        .get_json::<Vec<Listed>>(LISTED)
+        .await?
+        .unwrap_or_default();
+    let refusals = store
+        .get_json::<Vec<Refusal>>(REFUSALS)
+        .await?
+        .unwrap_or_default();
+    with(|r| {
+        r.store = Some(store);
+        r.me = Some(me);
+        r.docs = docs;
+        r.listed = listed;
+        r.refusals = refusals;
+    });
+    changed();
+    sync::start();
+    Ok(())
+}
+
+/// Forgets the key and every decrypted record; the data stays encrypted on disk.
+pub fn lock() {
+    sync::stop();
+    with(|r| {
+        r.store = None;
+        r.docs.clear();
+        r.listed.clear();
+        r.refusals.clear();
+        r.me = None;
+    });
+    changed();
+}
+
+pub fn is_open() -> bool {
+    read(|r| r.store.is_some())
+}
+
+/// Writes a document's current state to the store. Writes are serialised and
+/// each takes its snapshot after acquiring the lock, so a later state is never
+/// overwritten by an earlier one.
+pub async fn persist(id: DocumentId) -> Result<(), Failure> {
+    let lock = PERSIST.with(Rc::clone);
+    let _guard = lock.lock().await;
+    let Some((store, bytes, meta)) = with(|r| {
+        let store = r.store.clone()?;
+        let local = r.docs.get_mut(&id)?;
+        let meta = DocMeta {
+            acked: local.acked.iter().map(ToString::to_string).collect(),
+        };
+        Some((store, local.doc.save(), meta))
+    }) else {
+        return Ok(());
+    };
+    store.put(&doc_record(&id), &bytes).await?;
+    store.put_json(&meta_record(&id), &meta).await?;
+    Ok(())
+}
+
+pub async fn persist_listed() -> Result<(), Failure> {
+    let Some((store, listed, refusals)) =
+        with(|r| Some((r.store.clone()?, r.listed.clone(), r.refusals.clone())))
+    else {
+        return Ok(());
+    };
+    store.put_json(LISTED, &listed).await?;
+    store.put_json(REFUSALS, &refusals).await
+}
+
+/// Why an edit was not made.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EditError {
+    /// The write rules forbid it (the server would refuse it too).
+    Rule(RuleViolation),
+    /// The edit itself failed (the record is not in the expected shape).
+    Record(String),
+    /// It could not be stored on the tablet.
+    Store(Failure),
+}
+
+impl std::fmt::Display for EditError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EditError::Rule(v) => write!(f, "{v}"),
+            EditError::Record(e) => f.write_str(e),
+            EditError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The writer the rules check our own changes as. Where the organisation stands
+/// to the case is the server's knowledge; the tablet assumes it is on the team.
+fn writer_check(doc: &Automerge, before: &[ChangeHash], me: &Me) -> Result<(), RuleViolation> {
+    let (Some(role), Some(kind)) = (me.role(), OrganisationKind::parse(&me.organisation_kind))
+    else {
+        return Err(RuleViolation {
+            path: String::new(),
+            reason: "unknown role".into(),
+        });
+    };
+    let writer = Writer {
+        handle: &me.handle,
+        organisation: &me.organisation,
+        organisation_kind: kind,
+        role,
+        standing: Standing {
+            on_team: true,
+            directs: false,
+        },
+    };
+    rules::check(doc, before, &doc.get_heads(), Compartment::General, &writer)
+}
+
+/// Makes one change to a case, checks it, stores it durably, then offers it to the server.
+pub async fn edit(
+    id: DocumentId,
+    f: impl FnOnce(
+        &mut automerge::transaction::Transaction<'_>,
+    ) -> Result<(), automerge::AutomergeError>,
+) -> Result<(), EditError> {
+    with(|r| {
+        let me =
+            r.me.clone()
+                .ok_or_else(|| EditError::Record("locked".into()))?;
+        let local = r
+            .docs
+            .get_mut(&id)
+            .ok_or_else(|| EditError::Record("this case is not on the tablet".into()))?;
+        let before = local.doc.get_heads();
+        let mut tx = local.doc.transaction();
+        if let Err(e) = f(&mut tx) {
+            tx.rollback();
+            return Err(EditError::Record(e.to_string()));
+        }
+        tx.commit();
+        let checked = CaseRecord::new(&local.doc)
+            .validate()
+            .map_err(|e| EditError::Record(e.to_string()))
+            .and_then(|()| writer_check(&local.doc, &before, &me).map_err(EditError::Rule));
+        if let Err(e) = checked {
+            // Undo: go back to the document as it was.
+            local.doc = local
+                .doc
+                .fork_at(&before)
+                .expect("own heads")
+                .with_actor(me.actor());
+            return Err(e);
+        }
+        Ok(())
+    })?;
+    persist(id).await.map_err(EditError::Store)?;
+    changed();
+    sync::push(id);
+    Ok(())
+}
+
+/// Registers a new household on the tablet (offline too); the server learns of it on sync.
+pub async fn create_household(label: &str, address: &str) -> Result<DocumentId, EditError> {
+    let mut id_bytes = [0u8; 16];
+    id_bytes.copy_from_slice(&crate::platform::random(16));
+    let id = DocumentId::from_random_bytes(id_bytes);
+    with(|r| {
+        let me =
+            r.me.clone()
+                .ok_or_else(|| EditError::Record("locked".into()))?;
+        let mut doc = Automerge::new().with_actor(me.actor());
+        let case = veldwerk_core::case::NewCase {
+            label: label.trim().to_owned(),
+            address: address.trim().to_owned(),
+            address_status: veldwerk_core::case::AddressStatus::Known,
+        };
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            veldwerk_core::case::init_case(tx, &case)
+        })
+        .map_err(|e| EditError::Record(e.error.to_string()))?;
+        CaseRecord::new(&doc)
+            .validate()
+            .map_err(|e| EditError::Record(e.to_string()))?;
+        r.docs.insert(
+            id,
+            LocalDoc {
+                doc,
+                acked: Vec::new(),
+            },
+        );
+        Ok(())
+    })?;
+    persist(id).await.map_err(EditError::Store)?;
+    changed();
+    sync::push(id);
+    Ok(id)
+}
+
+/// Keeps a refused change's reason for the worker and starts the case over
+/// from the server's copy, so the refusal blocks nothing that follows.
+pub async fn refused(id: DocumentId, reason: String) {
+    let Some(store) = with(|r| r.store.clone()) else {
+        return;
+    };
+    let Some((label, old)) = with(|r| {
+        let local = r.docs.get_mut(&id)?;
+        let label = local.view().map(|v| v.label).unwrap_or_default();
+        Some((label, local.doc.save()))
+    }) else {
+        return;
+    };
+    // The refused version stays on the tablet (encrypted) for the worker to copy from.
+    let _ = store.put(&format!("refused/{id}/{}", now_ms()), &old).await;
+    with(|r| {
+        r.refusals.push(Refusal {
+            document_id: id.to_string(),
+            label,
+            reason,
+            at_ms: now_ms(),
+        });
+        if let Some(me) = r.me.clone()
+            && let Some(local) = r.docs.get_mut(&id)
+        {
+            let acked: Vec<ChangeHash> = local
+                .acked
+                .iter()
+                .filter(|h| local.doc.get_change_by_hash(h).is_some())
+                .copied()
+                .collect();
+            local.doc = local
+                .doc
+                .fork_at(&acked)
+                .unwrap_or_else(|_| Automerge::new())
+                .with_actor(me.actor());
+        }
+    });
+    let _ = persist(id).await;
+    let _ = persist_listed().await;
+    changed();
+    sync::restart_document(id);
+}
+
+pub fn dismiss_refusal(index: usize) {
+    with(|r| {
+        if index < r.refusals.len() {
+            r.refusals.remove(index);
+        }
+    });
+    changed();
+    leptos::task::spawn_local(async {
+        let _ = persist_listed().await;
+    });
+}
+
+/// Fetches who is signed in; `Ok(None)` when the session has ended.
+pub async fn fetch_me() -> Result<Option<Me>, Failure> {
+    match api("GET", "/api/me", None).await {
+        Ok(body) => serde_json::from_value(body)
+            .map(Some)
+            .map_err(|e| Failure::Browser(e.to_string())),
+        Err(Failure::Server {
+            status: 401, code, ..
+        }) if code != "device_revoked" => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The server's wipe signal: delete every local record and key, at once.
+pub async fn wipe() {
+    sync::stop();
+    with(|r| *r = Runtime::default());
+    let _ = crate::store::wipe().await;
+    changed();
+}
+
+/// A fresh client-made id for a visit, member or agreement.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

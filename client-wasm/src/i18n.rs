@@ -1,0 +1,186 @@
+//! Every string the app shows, in Dutch (the default) and English. The table is
+//! the only place text lives, so a screen cannot show an untranslated string.
+
+use std::cell::Cell;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Nl,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Nl => "nl",
+            Lang::En => "en",
+        }
+    }
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Nl => Lang::En,
+            Lang::En => Lang::Nl,
+        }
+    }
+}
+
+thread_local! {
+    static CURRENT: Cell<Lang> = const { Cell::new(Lang::Nl) };
+}
+
+pub fn set_lang(lang: Lang) {
+    CURRENT.with(|c| c.set(lang));
+}
+
+macro_rules! texts {
+    ($($key:ident => $nl:literal, $en:literal;)*) => {
+        /// A translated text; [`T::get`] gives it in a language.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(clippy::enum_variant_names)]
+        pub enum T { $($key),* }
+
+        impl T {
+            pub fn get(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((T::$key, Lang::Nl) => $nl, (T::$key, Lang::En) => $en,)*
+                }
+            }
+        }
+    };
+}
+
+impl T {
+    /// In the language chosen now (read inside a reactive closure that also reads the
+    /// language signal, so it re-renders on a switch).
+    pub fn s(self) -> &'static str {
+        self.get(CURRENT.with(Cell::get))
+    }
+}
+
+texts! {
+    AppName => "Veldwerk", "Veldwerk";
+    Skip => "Naar de inhoud", "Skip to content";
+    SwitchLanguage => "English", "Nederlands";
+    Loading => "Laden…", "Loading…";
+    // Enrolment and sign-in
+    EnrollTitle => "Apparaat koppelen", "Set up this device";
+    EnrollIntro => "Kies je gebruikersnaam en een naam voor deze tablet. Daarna maak je een passkey aan.", "Choose your user name and a name for this tablet. Then create a passkey.";
+    Handle => "Gebruikersnaam", "User name";
+    DeviceName => "Naam van deze tablet", "Name of this tablet";
+    CreatePasskey => "Passkey aanmaken", "Create passkey";
+    InviteMissing => "Deze koppellink is onvolledig. Vraag je beheerder om een nieuwe.", "This invite link is incomplete. Ask your administrator for a new one.";
+    SignInTitle => "Aanmelden", "Sign in";
+    SignInIntro => "Meld je aan met de passkey van deze tablet.", "Sign in with this tablet's passkey.";
+    SignIn => "Aanmelden met passkey", "Sign in with passkey";
+    SignInAgain => "Je sessie is verlopen. Meld je opnieuw aan om te synchroniseren; je werk blijft bewaard.", "Your session has ended. Sign in again to sync; your work is kept.";
+    UnlockTitle => "Ontgrendelen", "Unlock";
+    UnlockIntro => "De gegevens op deze tablet zijn versleuteld. Ontgrendel om verder te werken.", "The data on this tablet is encrypted. Unlock to continue.";
+    UnlockPasskey => "Ontgrendelen met passkey", "Unlock with passkey";
+    UnlockPin => "Ontgrendelen met pincode", "Unlock with PIN";
+    Pin => "Pincode", "PIN";
+    PinRepeat => "Pincode nogmaals", "PIN again";
+    PinSetupTitle => "Pincode instellen", "Set a PIN";
+    PinSetupIntro => "Je passkey kan de opslag niet ontgrendelen. Kies een pincode van minstens 6 cijfers om de gegevens op deze tablet te beveiligen.", "Your passkey cannot unlock the store. Choose a PIN of at least 6 digits to protect the data on this tablet.";
+    PinTooShort => "De pincode moet minstens 6 cijfers hebben.", "The PIN must have at least 6 digits.";
+    PinMismatch => "De pincodes zijn niet gelijk.", "The PINs do not match.";
+    PinWrong => "Pincode onjuist.", "Wrong PIN.";
+    SavePin => "Pincode opslaan", "Save PIN";
+    Wiped => "Deze tablet is ingetrokken. Alle gegevens op deze tablet zijn gewist.", "This tablet was revoked. All data on this tablet has been wiped.";
+    // Caseload
+    Caseload => "Mijn gezinnen", "My families";
+    Search => "Zoeken", "Search";
+    SearchPlaceholder => "Zoek op naam of adres", "Search by name or address";
+    SortLastVisit => "Sorteer op laatste bezoek", "Sort by last visit";
+    SortName => "Sorteer op naam", "Sort by name";
+    NoCases => "Nog geen gezinnen op deze tablet.", "No families on this tablet yet.";
+    NewHousehold => "Nieuw gezin", "New household";
+    LastVisit => "Laatste bezoek", "Last visit";
+    NeverVisited => "Nog geen bezoek", "No visit yet";
+    BadgeUnsynced => "niet gesynchroniseerd", "not synced";
+    BadgeReturned => "teruggestuurd", "returned";
+    BadgeConflict => "conflict", "conflict";
+    NotYetLoaded => "wordt opgehaald", "being fetched";
+    // Case
+    Household => "Huishouden", "Household";
+    Address => "Adres", "Address";
+    AddressStatus => "Adresstatus", "Address status";
+    StatusKnown => "bekend", "known";
+    StatusMoved => "verhuisd", "moved";
+    StatusUnknown => "onbekend", "unknown";
+    Members => "Gezinsleden", "Members";
+    NoMembers => "Geen gezinsleden vastgelegd.", "No members recorded.";
+    Visits => "Bezoeken", "Visits";
+    NoVisits => "Nog geen bezoeken.", "No visits yet.";
+    Agreements => "Afspraken", "Agreements";
+    NoAgreements => "Geen afspraken.", "No agreements.";
+    RecordVisit => "Huisbezoek vastleggen", "Record a home visit";
+    ChangeAddress => "Adres wijzigen", "Change address";
+    Save => "Opslaan", "Save";
+    Cancel => "Annuleren", "Cancel";
+    Back => "Terug", "Back";
+    Saved => "Opgeslagen op deze tablet", "Saved on this tablet";
+    ConflictTitle => "Twee verschillende waarden", "Two different values";
+    ConflictIntro => "Deze waarden zijn tegelijk ingevoerd. Kies de juiste, of pas er een aan.", "These values were entered at the same time. Choose the right one, or edit one.";
+    WrittenBy => "ingevoerd door", "entered by";
+    You => "jij, op deze tablet", "you, on this tablet";
+    OtherDevice => "een ander apparaat", "another device";
+    Choose => "Kiezen", "Choose";
+    EditValue => "Aanpassen", "Edit";
+    // Visits
+    VisitDate => "Datum en tijd", "Date and time";
+    VisitKind => "Soort contact", "Kind of contact";
+    KindHome => "huisbezoek", "home visit";
+    KindPhone => "telefonisch", "phone";
+    KindOffice => "op kantoor", "at the office";
+    KindSchool => "op school", "at school";
+    KindOther => "anders", "other";
+    Present => "Aanwezig", "Present";
+    Observations => "Observaties", "Observations";
+    ThemeHousing => "Wonen", "Housing";
+    ThemeWorkIncome => "Werk en inkomen", "Work and income";
+    ThemeEducation => "Onderwijs", "Education";
+    ThemeHealth => "Gezondheid", "Health";
+    ThemeSafety => "Veiligheid", "Safety";
+    ThemeWellbeing => "Welzijn", "Wellbeing";
+    FollowUp => "Vervolgafspraken", "Follow-up agreements";
+    FollowUpPlaceholder => "Eén afspraak per regel", "One agreement per line";
+    SaveDraft => "Opslaan als concept", "Save as draft";
+    Submit => "Indienen ter beoordeling", "Submit for review";
+    Draft => "concept", "draft";
+    Submitted => "ingediend", "submitted";
+    Approved => "goedgekeurd", "approved";
+    Returned => "teruggestuurd", "returned";
+    ReviewComment => "Opmerking van de beoordelaar", "Reviewer's comment";
+    YourAnswer => "Jouw antwoord", "Your answer";
+    AnswerAndResubmit => "Beantwoorden en opnieuw indienen", "Answer and submit again";
+    EditVisit => "Bezoek bewerken", "Edit visit";
+    NotEditable => "Goedgekeurd: dit bezoek kan niet meer worden gewijzigd.", "Approved: this visit can no longer be changed.";
+    EmptyVisit => "Vul minstens één observatie in.", "Fill in at least one observation.";
+    // New household
+    NewHouseholdTitle => "Nieuw gezin registreren", "Register a new household";
+    Label => "Naam van het gezin", "Family name";
+    LabelRequired => "Geef het gezin een naam.", "Give the household a name.";
+    MayNotCreate => "Je rol mag geen nieuwe gezinnen registreren.", "Your role may not register new households.";
+    // Sync status
+    Online => "Verbonden", "Connected";
+    Offline => "Offline", "Offline";
+    Connecting => "Verbinden…", "Connecting…";
+    AllSynced => "Alles staat op de server", "Everything is on the server";
+    PendingChanges => "wijzigingen nog niet op de server", "changes not yet on the server";
+    PendingChange => "wijziging nog niet op de server", "change not yet on the server";
+    LastSync => "Laatst gesynchroniseerd", "Last synced";
+    NeverSynced => "nog nooit gesynchroniseerd", "never synced";
+    Refused => "Door de server geweigerd", "Refused by the server";
+    Dismiss => "Sluiten", "Dismiss";
+    UpdateReady => "Er is een nieuwe versie. Herladen?", "A new version is available. Reload?";
+    Reload => "Herladen", "Reload";
+    // Menu
+    Lock => "Vergrendelen", "Lock";
+    SignOut => "Afmelden", "Sign out";
+    ClearData => "Gegevens van deze tablet wissen", "Clear this tablet's data";
+    UnsyncedWarning => "Let op: er zijn wijzigingen die nog niet op de server staan. Als je doorgaat, gaan ze verloren.", "Warning: some changes have not reached the server yet. If you continue, they are lost.";
+    SignOutWarning => "Let op: er zijn wijzigingen die nog niet op de server staan. Na afmelden worden ze pas verstuurd als je weer aanmeldt.", "Warning: some changes have not reached the server yet. After signing out they are sent only when you sign in again.";
+    ContinueAnyway => "Toch doorgaan", "Continue anyway";
+    SignedInAs => "Aangemeld als", "Signed in as";
+    Error => "Er ging iets mis", "Something went wrong";
+}

@@ -1,0 +1,236 @@
+//! One family: household, members, visits, agreements; settling a conflict;
+//! registering a new household.
+
+use leptos::prelude::*;
+use veldwerk_core::DocumentId;
+use veldwerk_core::case::{AddressStatus, CaseView, ReviewStatus, VisitStatus, set_address};
+
+use super::{Route, format_time, go, t};
+use crate::app;
+use crate::i18n::T;
+
+pub fn status_text(status: AddressStatus) -> &'static str {
+    match status {
+        AddressStatus::Known => t(T::StatusKnown),
+        AddressStatus::Moved => t(T::StatusMoved),
+        AddressStatus::Unknown => t(T::StatusUnknown),
+    }
+}
+
+pub fn visit_state(status: VisitStatus, review: Option<ReviewStatus>) -> &'static str {
+    match (review, status) {
+        (Some(ReviewStatus::Approved), _) => t(T::Approved),
+        (Some(ReviewStatus::Returned), _) => t(T::Returned),
+        (None, VisitStatus::Draft) => t(T::Draft),
+        (None, VisitStatus::Submitted) => t(T::Submitted),
+    }
+}
+
+fn case_view(id: DocumentId) -> Option<CaseView> {
+    app::read(|r| r.docs.get(&id).and_then(app::LocalDoc::view))
+}
+
+#[component]
+pub fn Case(id: DocumentId) -> impl IntoView {
+    view! {
+        <nav class="crumbs"><a href="#/">{move || t(T::Back)}</a></nav>
+        {move || match case_view(id) {
+            None => view! { <p>{t(T::Loading)}</p> }.into_any(),
+            Some(view) => {
+                let members = view.members.clone();
+                view! {
+                    <article class="case">
+                        <h1>{view.label.clone()}</h1>
+                        <section aria-labelledby="household-h">
+                            <h2 id="household-h">{t(T::Household)}</h2>
+                            <Address id=id view=view.clone()/>
+                        </section>
+                        <section aria-labelledby="members-h">
+                            <h2 id="members-h">{t(T::Members)}</h2>
+                            {if members.is_empty() {
+                                view! { <p class="empty">{t(T::NoMembers)}</p> }.into_any()
+                            } else {
+                                view! { <ul>{members.into_iter().map(|m| view! {
+                                    <li>{m.name}{m.birth_date.map(|d| format!(" ({d})"))}</li>
+                                }).collect_view()}</ul> }.into_any()
+                            }}
+                        </section>
+                        <section aria-labelledby="visits-h">
+                            <div class="toolbar">
+                                <h2 id="visits-h">{t(T::Visits)}</h2>
+                                <button class="primary" on:click=move |_| go(Route::NewVisit(id))>{t(T::RecordVisit)}</button>
+                            </div>
+                            {if view.visits.is_empty() {
+                                view! { <p class="empty">{t(T::NoVisits)}</p> }.into_any()
+                            } else {
+                                view! { <ol class="timeline">{view.visits.iter().map(|v| {
+                                    let href = Route::Visit(id, v.id.clone()).href();
+                                    let summary: String = v.observations.first().map(|(_, text)| text.chars().take(120).collect()).unwrap_or_default();
+                                    view! {
+                                        <li>
+                                            <a href=href class="visit-card">
+                                                <span class="when">{format_time(v.at_ms)}</span>
+                                                <span class="who">{format!("{} · {}", v.author, v.organisation)}</span>
+                                                <span class="badge">{visit_state(v.status, v.review.as_ref().map(|r| r.status))}</span>
+                                                <span class="summary">{summary}</span>
+                                            </a>
+                                        </li>
+                                    }
+                                }).collect_view()}</ol> }.into_any()
+                            }}
+                        </section>
+                        <section aria-labelledby="agreements-h">
+                            <h2 id="agreements-h">{t(T::Agreements)}</h2>
+                            {if view.agreements.is_empty() {
+                                view! { <p class="empty">{t(T::NoAgreements)}</p> }.into_any()
+                            } else {
+                                view! { <ul>{view.agreements.iter().map(|a| view! {
+                                    <li>{a.text.clone()}{a.due.clone().map(|d| format!(" ({d})"))}</li>
+                                }).collect_view()}</ul> }.into_any()
+                            }}
+                        </section>
+                    </article>
+                }.into_any()
+            }
+        }}
+    }
+}
+
+/// The address, and when two were entered at once, both side by side with who wrote each.
+#[component]
+fn Address(id: DocumentId, view: CaseView) -> impl IntoView {
+    let editing = RwSignal::new(None::<String>);
+    let status = RwSignal::new(view.address_status);
+    let error = RwSignal::new(None::<String>);
+    let my_actor = app::read(|r| r.me.as_ref().map(app::Me::actor));
+    let save = move |address: String| {
+        let s = status.get_untracked();
+        leptos::task::spawn_local(async move {
+            match app::edit(id, move |tx| set_address(tx, address.trim(), s)).await {
+                Ok(()) => {
+                    editing.set(None);
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    let conflict = view.address.len() > 1;
+    let current = view
+        .address
+        .first()
+        .map(|a| a.value.clone())
+        .unwrap_or_default();
+    let writer = {
+        let view = view.clone();
+        move |actor: &automerge::ActorId| -> String {
+            if Some(actor) == my_actor.as_ref() {
+                return t(T::You).to_owned();
+            }
+            match view.writer(actor) {
+                Some((handle, organisation)) => format!("{handle} ({organisation})"),
+                None => t(T::OtherDevice).to_owned(),
+            }
+        }
+    };
+    view! {
+        <dl>
+            <dt>{t(T::Address)}</dt>
+            <dd data-testid="address">{current.clone()}</dd>
+            <dt>{t(T::AddressStatus)}</dt>
+            <dd>{status_text(view.address_status)}</dd>
+        </dl>
+        {conflict.then(|| view! {
+            <div class="conflict" role="group" aria-labelledby="conflict-h" data-testid="address-conflict">
+                <h3 id="conflict-h">{t(T::ConflictTitle)}</h3>
+                <p>{t(T::ConflictIntro)}</p>
+                <div class="side-by-side">
+                    {view.address.iter().map(|value| {
+                        let chosen = value.value.clone();
+                        let edited = value.value.clone();
+                        view! {
+                            <div class="alternative">
+                                <p class="value">{value.value.clone()}</p>
+                                <p class="writer">{format!("{} {}", t(T::WrittenBy), writer(&value.actor))}</p>
+                                <button class="primary" on:click=move |_| save(chosen.clone())>{t(T::Choose)}</button>
+                                <button on:click=move |_| editing.set(Some(edited.clone()))>{t(T::EditValue)}</button>
+                            </div>
+                        }
+                    }).collect_view()}
+                </div>
+            </div>
+        })}
+        {move || match editing.get() {
+            None => view! {
+                <button on:click={
+                    let current = current.clone();
+                    move |_| editing.set(Some(current.clone()))
+                }>{t(T::ChangeAddress)}</button>
+            }.into_any(),
+            Some(value) => {
+                let draft = RwSignal::new(value);
+                view! {
+                    <form class="card" on:submit=move |ev| { ev.prevent_default(); save(draft.get_untracked()); }>
+                        <label for="address">{t(T::Address)}</label>
+                        <input id="address" prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))/>
+                        <label for="address-status">{t(T::AddressStatus)}</label>
+                        <select id="address-status" on:change=move |ev| {
+                            if let Some(s) = AddressStatus::parse(&event_target_value(&ev)) { status.set(s); }
+                        }>
+                            {AddressStatus::ALL.iter().map(|s| view! {
+                                <option value=s.as_str() selected=move || status.get() == *s>{status_text(*s)}</option>
+                            }).collect_view()}
+                        </select>
+                        <button type="submit" class="primary">{t(T::Save)}</button>
+                        <button type="button" on:click=move |_| editing.set(None)>{t(T::Cancel)}</button>
+                    </form>
+                }.into_any()
+            }
+        }}
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+    }
+}
+
+#[component]
+pub fn NewHousehold() -> impl IntoView {
+    let label = RwSignal::new(String::new());
+    let address = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let may_create = app::read(|r| {
+        r.me.as_ref()
+            .and_then(app::Me::role)
+            .is_some_and(|role| role.may_create_cases())
+    });
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (l, a) = (label.get_untracked(), address.get_untracked());
+        if l.trim().is_empty() {
+            error.set(Some(t(T::LabelRequired).to_owned()));
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            match app::create_household(&l, &a).await {
+                Ok(id) => go(Route::Case(id)),
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <nav class="crumbs"><a href="#/">{move || t(T::Back)}</a></nav>
+        <h1>{move || t(T::NewHouseholdTitle)}</h1>
+        {if may_create {
+            view! {
+                <form class="card" on:submit=save>
+                    <label for="label">{move || t(T::Label)}</label>
+                    <input id="label" required prop:value=move || label.get() on:input=move |ev| label.set(event_target_value(&ev))/>
+                    <label for="new-address">{move || t(T::Address)}</label>
+                    <input id="new-address" prop:value=move || address.get() on:input=move |ev| address.set(event_target_value(&ev))/>
+                    <button type="submit" class="primary">{move || t(T::Save)}</button>
+                </form>
+            }.into_any()
+        } else {
+            view! { <p role="alert">{move || t(T::MayNotCreate)}</p> }.into_any()
+        }}
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+    }
+}
