@@ -24,9 +24,20 @@ pub struct CaseView {
     /// Newest first.
     pub visits: Vec<VisitView>,
     pub agreements: Vec<AgreementView>,
+    /// Who an actor is, where the record tells: the author and organisation of
+    /// the visits that actor created. Conflicts name the writer with it.
+    pub writers: Vec<(ActorId, String, String)>,
 }
 
 impl CaseView {
+    /// The author and organisation known to have written with `actor`.
+    pub fn writer(&self, actor: &ActorId) -> Option<(&str, &str)> {
+        self.writers
+            .iter()
+            .find(|(a, _, _)| a == actor)
+            .map(|(_, handle, organisation)| (handle.as_str(), organisation.as_str()))
+    }
+
     pub fn visit(&self, id: &str) -> Option<&VisitView> {
         self.visits.iter().find(|v| v.id == id)
     }
@@ -146,9 +157,14 @@ impl<D: ReadDoc> CaseRecord<'_, D> {
 
         let visits_obj = self.map(&ROOT, "visits", "")?;
         let mut visits = Vec::new();
+        let mut writers: Vec<(ActorId, String, String)> = Vec::new();
         for row in projection.visits {
             let path = format!("visits.{}", row.id);
             let visit = self.map(&visits_obj, &row.id, "visits")?;
+            let actor = actor_of(&visit);
+            if !writers.iter().any(|(a, _, _)| *a == actor) {
+                writers.push((actor, row.author.clone(), row.organisation.clone()));
+            }
             let present_obj = self.list(&visit, "present", &path)?;
             let mut present = Vec::new();
             for index in 0..self.doc.length(&present_obj) {
@@ -207,6 +223,7 @@ impl<D: ReadDoc> CaseRecord<'_, D> {
             members,
             visits,
             agreements,
+            writers,
         })
     }
 
@@ -272,6 +289,8 @@ mod tests {
             CaseRecord::new(a.document()).address().unwrap()
         );
         assert_eq!(view.conflicts(), vec!["household.address"]);
+        // Nobody has recorded a visit yet, so the record cannot name the writers.
+        assert_eq!(view.writer(&view.address[0].actor), None);
 
         // Settling writes one value over both.
         set_address(&mut a, "Molenweg 5", AddressStatus::Known).unwrap();
@@ -310,6 +329,10 @@ mod tests {
         let view = CaseRecord::new(doc.document()).view().unwrap();
         let visit = view.visit("v1").unwrap();
         assert!(visit.awaits_answer());
+        assert_eq!(
+            view.writer(&ActorId::from(&[1; 16][..])),
+            Some(("jan", "Gemeente"))
+        );
         assert_eq!(visit.review.as_ref().unwrap().comment, "Wie was er bij?");
         assert_eq!(visit.observation(Theme::Housing), Some("Vochtig huis"));
 
