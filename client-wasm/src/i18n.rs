@@ -122,7 +122,7 @@ texts! {
     ConflictTitle => "Twee verschillende waarden", "Two different values";
     ConflictIntro => "Deze waarden zijn tegelijk ingevoerd. Kies de juiste, of pas er een aan.", "These values were entered at the same time. Choose the right one, or edit one.";
     WrittenBy => "ingevoerd door", "entered by";
-    You => "jij, op deze tablet", "you, on this tablet";
+    You => "jou, op deze tablet", "you, on this tablet";
     OtherDevice => "een ander apparaat", "another device";
     Choose => "Kiezen", "Choose";
     EditValue => "Aanpassen", "Edit";
