@@ -159,7 +159,7 @@ fn report_size(dist: &Path) -> Result<()> {
 
 /// wasm-bindgen's CLI must match the `wasm-bindgen` crate exactly; it is installed once into a
 /// tools folder beside the build (`<target dir>/tools`), which CI machines keep between runs.
-fn ensure_wasm_bindgen(workspace: &Workspace) -> Result<PathBuf> {
+pub fn ensure_wasm_bindgen(workspace: &Workspace) -> Result<PathBuf> {
     let version = locked_version(workspace.root(), "wasm-bindgen")?;
     let tools = workspace.target_dir().join("tools");
     let bin = tools.join("bin/wasm-bindgen");

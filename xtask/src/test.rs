@@ -15,6 +15,10 @@ use crate::{Workspace, cmd};
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// The JS automerge-repo interop tests, with their own npm lockfile.
 const INTEROP_DIR: &str = "tests/interop";
+/// The tablet app's browser tests (playwright-core, axe-core), with their own npm lockfile.
+const BROWSER_DIR: &str = "tests/browser";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// Written into node_modules after `npm ci`, so an unchanged lockfile skips the reinstall.
 const LOCK_STAMP: &str = "node_modules/.veldwerk-lock-hash";
 const POSTGRES_URL_VAR: &str = "VELDWERK_TEST_POSTGRES_URL";
@@ -76,6 +80,33 @@ fn run_steps(workspace: &Workspace, options: &Options, report: &mut Report) -> R
         ]))
     })?;
     report.step("core builds for wasm32", || build_core_for_wasm(workspace))?;
+    report.step("clippy for the tablet app (wasm32)", || {
+        cmd::run(&mut workspace.cargo([
+            "clippy",
+            "-p",
+            "veldwerk-app",
+            "--target",
+            WASM_TARGET,
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    report.step("tablet app builds", || {
+        crate::app::build(workspace).map(drop)
+    })?;
+    report.step("chromium", ensure_chromium)?;
+    report.step("tablet app tests (wasm-bindgen-test, chromium)", || {
+        let runner =
+            crate::app::ensure_wasm_bindgen(workspace)?.with_file_name("wasm-bindgen-test-runner");
+        cmd::run(
+            workspace
+                .cargo(["test", "-p", "veldwerk-app", "--target", WASM_TARGET])
+                .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner)
+                .env("CHROMEDRIVER", CHROMEDRIVER),
+        )
+    })?;
 
     const NPM_STEP: &str = "interop npm ci";
     let interop_dir = workspace.root().join(INTEROP_DIR);
@@ -95,7 +126,35 @@ fn run_steps(workspace: &Workspace, options: &Options, report: &mut Report) -> R
         None
     };
 
-    report.step("cargo test", || cargo_test(workspace, postgres.as_ref()))
+    report.step("cargo test", || cargo_test(workspace, postgres.as_ref()))?;
+
+    let browser_dir = workspace.root().join(BROWSER_DIR);
+    report.step("browser npm ci", || npm_ci(&browser_dir))?;
+    report.step("browser tests (chromium)", || {
+        cmd::run(
+            Command::new("node")
+                .arg("run.mjs")
+                .current_dir(&browser_dir)
+                .env(
+                    "VELDWERK_BIN",
+                    workspace.target_dir().join("debug/veldwerk"),
+                )
+                .env("CHROMIUM", CHROMIUM),
+        )
+    })
+}
+
+/// Debian's chromium and chromedriver: the browser tests drive them (no browser download works
+/// on these machines).
+fn ensure_chromium() -> Result<()> {
+    if Path::new(CHROMIUM).is_file() && Path::new(CHROMEDRIVER).is_file() {
+        return Ok(());
+    }
+    ensure!(
+        cmd::is_root()?,
+        "chromium is missing: install it (Debian: `apt-get install chromium chromium-driver`)"
+    );
+    cmd::apt_install(&["chromium", "chromium-driver"])
 }
 
 fn build_core_for_wasm(workspace: &Workspace) -> Result<()> {
