@@ -174,6 +174,24 @@ texts! {
     Dismiss => "Sluiten", "Dismiss";
     UpdateReady => "Er is een nieuwe versie. Herladen?", "A new version is available. Reload?";
     Reload => "Herladen", "Reload";
+    // Review
+    ReviewQueue => "Te beoordelen", "To review";
+    NothingToReview => "Er wachten geen bezoeken op beoordeling.", "No visits are waiting for review.";
+    Worker => "Medewerker", "Worker";
+    AllWorkers => "Alle medewerkers", "All workers";
+    FromDate => "Vanaf datum", "From date";
+    Theme => "Thema", "Theme";
+    AllThemes => "Alle thema's", "All themes";
+    Resubmitted => "opnieuw ingediend", "submitted again";
+    Approve => "Goedkeuren", "Approve";
+    ReturnVisit => "Terugsturen", "Return";
+    Comment => "Opmerking", "Comment";
+    CommentRequired => "Schrijf bij het terugsturen wat er moet gebeuren.", "Say what needs to happen when returning a visit.";
+    ChangedSinceReturn => "Gewijzigd sinds het terugsturen", "Changed since it was returned";
+    Field => "Veld", "Field";
+    Before => "Voor", "Before";
+    After => "Na", "After";
+    WorkerAnswer => "Antwoord van de medewerker", "The worker's answer";
     // Menu
     Lock => "Vergrendelen", "Lock";
     SignOut => "Afmelden", "Sign out";

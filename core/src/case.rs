@@ -24,11 +24,13 @@
 
 use crate::identity::Compartment;
 
+mod review;
 mod view;
 use crate::names::wire_enum;
 use automerge::{
     AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
 };
+pub use review::{FieldChange, VisitField, awaits_review, visit_as_reviewed, visit_changes};
 pub use view::{AgreementView, Authored, CaseView, MemberView, ReviewView, VisitView};
 
 /// The schema version this build writes and understands.

@@ -5,6 +5,7 @@
 mod auth;
 mod case;
 mod caseload;
+mod review;
 mod visit;
 
 use std::cell::RefCell;
@@ -41,6 +42,8 @@ pub enum Route {
     NewVisit(DocumentId),
     Visit(DocumentId, String),
     NewHousehold,
+    Review,
+    ReviewVisit(DocumentId, String),
 }
 
 impl Route {
@@ -58,6 +61,10 @@ impl Route {
                 case(id).map_or(Route::Caseload, |id| Route::Visit(id, (*visit).to_owned()))
             }
             ["new-household"] => Route::NewHousehold,
+            ["review"] => Route::Review,
+            ["review", id, visit] => case(id).map_or(Route::Review, |id| {
+                Route::ReviewVisit(id, (*visit).to_owned())
+            }),
             _ => Route::Caseload,
         }
     }
@@ -69,6 +76,8 @@ impl Route {
             Route::NewVisit(id) => format!("#/case/{id}/visit/new"),
             Route::Visit(id, visit) => format!("#/case/{id}/visit/{visit}"),
             Route::NewHousehold => "#/new-household".into(),
+            Route::Review => "#/review".into(),
+            Route::ReviewVisit(id, visit) => format!("#/review/{id}/{visit}"),
         }
     }
 }
@@ -273,6 +282,8 @@ fn Shell() -> impl IntoView {
                 Route::NewVisit(id) => view! { <visit::VisitForm case_id=id visit_id=None/> }.into_any(),
                 Route::Visit(id, visit) => view! { <visit::VisitForm case_id=id visit_id=Some(visit)/> }.into_any(),
                 Route::NewHousehold => view! { <case::NewHousehold/> }.into_any(),
+                Route::Review => view! { <review::ReviewQueue/> }.into_any(),
+                Route::ReviewVisit(id, visit) => view! { <review::ReviewVisit case_id=id visit_id=visit/> }.into_any(),
             }}
         </main>
     }
@@ -303,6 +314,10 @@ fn StatusBar() -> impl IntoView {
         }
     };
     let signed_out = move || app::read(|r| r.link) == Some(Link::SignedOut);
+    let is_supervisor = move || {
+        app::read(|r| r.me.as_ref().and_then(app::Me::role))
+            == Some(veldwerk_core::identity::Role::Supervisor)
+    };
     let who = move || {
         app::read(|r| {
             r.me.as_ref()
@@ -338,6 +353,7 @@ fn StatusBar() -> impl IntoView {
             </div>
             <nav class="menu" aria-label="menu">
                 <span class="who">{who}</span>
+                {move || is_supervisor().then(|| view! { <a class="button" href=Route::Review.href()>{t(T::ReviewQueue)}</a> })}
                 <button on:click=move |_| switch_language()>{move || t(T::SwitchLanguage)}</button>
                 <button on:click=move |_| leptos::task::spawn_local(lock_now())>{move || t(T::Lock)}</button>
                 <button on:click=move |_| act("sign-out")>{move || t(T::SignOut)}</button>

@@ -27,7 +27,7 @@ pub fn theme_text(theme: Theme) -> &'static str {
     }
 }
 
-fn kind_text(kind: VisitKind) -> &'static str {
+pub fn kind_text(kind: VisitKind) -> &'static str {
     match kind {
         VisitKind::Home => t(T::KindHome),
         VisitKind::Phone => t(T::KindPhone),
