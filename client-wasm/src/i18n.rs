@@ -109,6 +109,15 @@ texts! {
     StatusUnknown => "onbekend", "unknown";
     Members => "Gezinsleden", "Members";
     NoMembers => "Geen gezinsleden vastgelegd.", "No members recorded.";
+    AddMember => "Gezinslid toevoegen", "Add a member";
+    MemberName => "Naam", "Name";
+    NameRequired => "Vul een naam in.", "Fill in a name.";
+    BirthDate => "Geboortedatum", "Birth date";
+    MemberRole => "Plaats in het gezin", "Place in the household";
+    RoleParent => "ouder", "parent";
+    RoleChild => "kind", "child";
+    RoleCarer => "verzorger", "carer";
+    RoleOther => "anders", "other";
     Visits => "Bezoeken", "Visits";
     NoVisits => "Nog geen bezoeken.", "No visits yet.";
     Agreements => "Afspraken", "Agreements";

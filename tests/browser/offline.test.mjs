@@ -43,6 +43,11 @@ export default async function ({ server, browser, pages }) {
   await page.getByLabel("Adres", { exact: true }).fill("Kerkstraat 2, Ergens");
   await page.getByRole("button", { name: "Opslaan" }).click();
   await page.getByRole("heading", { name: "Familie Jansen" }).waitFor();
+  await page.getByRole("button", { name: "Gezinslid toevoegen" }).click();
+  await page.getByLabel("Naam", { exact: true }).fill("Anna");
+  await page.getByLabel("Geboortedatum").fill("2015-04-01");
+  await page.getByRole("button", { name: "Opslaan" }).click();
+  await page.locator("ul.members").getByText("Anna (2015-04-01) · kind").waitFor();
   await waitAllSynced(page);
   await axe(page, "case");
   // The service worker has the shell before the network goes.
@@ -52,6 +57,7 @@ export default async function ({ server, browser, pages }) {
   await server.stop();
   await jan.context.setOffline(true);
   await page.getByRole("button", { name: "Huisbezoek vastleggen" }).click();
+  await page.getByRole("checkbox", { name: "Anna" }).check();
   await page.getByLabel("Wonen").fill("Vochtig huis, schimmel in de slaapkamer.");
   await page.getByLabel("Veiligheid").fill("Geen zorgen over de veiligheid.");
   await page.getByLabel("Vervolgafspraken").fill("Woningcorporatie bellen over de schimmel");
@@ -62,6 +68,16 @@ export default async function ({ server, browser, pages }) {
   await page.getByRole("heading", { name: "Familie Jansen" }).waitFor();
   await page.getByText("Vochtig huis, schimmel in de slaapkamer.").waitFor();
   assert((await pending(page)) === "1 wijziging nog niet op de server", `pending: ${await pending(page)}`);
+
+  // Signing out or clearing the tablet now would strand that change: the app warns first.
+  await page.getByRole("button", { name: "Afmelden" }).click();
+  await page.getByText("Let op: er zijn wijzigingen die nog niet op de server staan.").waitFor();
+  await page.getByRole("button", { name: "Annuleren" }).click();
+  await page.getByRole("button", { name: "Gegevens van deze tablet wissen" }).click();
+  await page.getByText("Als je doorgaat, gaan ze verloren.").waitFor();
+  await axe(page, "warning before clearing unsynced data");
+  await page.getByRole("button", { name: "Annuleren" }).click();
+  await page.getByRole("alertdialog").waitFor({ state: "detached" });
 
   // At rest, nothing the worker typed is readable.
   const stored = await rawRecords(page);

@@ -3,7 +3,9 @@
 
 use leptos::prelude::*;
 use veldwerk_core::DocumentId;
-use veldwerk_core::case::{AddressStatus, CaseView, ReviewStatus, VisitStatus, set_address};
+use veldwerk_core::case::{
+    AddressStatus, CaseView, MemberRole, ReviewStatus, VisitStatus, add_member, set_address,
+};
 
 use super::{Route, format_time, go, t};
 use crate::app;
@@ -50,10 +52,11 @@ pub fn Case(id: DocumentId) -> impl IntoView {
                             {if members.is_empty() {
                                 view! { <p class="empty">{t(T::NoMembers)}</p> }.into_any()
                             } else {
-                                view! { <ul>{members.into_iter().map(|m| view! {
-                                    <li>{m.name}{m.birth_date.map(|d| format!(" ({d})"))}</li>
+                                view! { <ul class="members">{members.into_iter().map(|m| view! {
+                                    <li>{m.name}{m.birth_date.map(|d| format!(" ({d})"))}" · "{role_text(m.role)}</li>
                                 }).collect_view()}</ul> }.into_any()
                             }}
+                            <AddMember id=id/>
                         </section>
                         <section aria-labelledby="visits-h">
                             <div class="toolbar">
@@ -186,6 +189,79 @@ fn Address(id: DocumentId, view: CaseView) -> impl IntoView {
                     </form>
                 }.into_any()
             }
+        }}
+        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+    }
+}
+
+pub fn role_text(role: MemberRole) -> &'static str {
+    match role {
+        MemberRole::Parent => t(T::RoleParent),
+        MemberRole::Child => t(T::RoleChild),
+        MemberRole::Carer => t(T::RoleCarer),
+        MemberRole::Other => t(T::RoleOther),
+    }
+}
+
+/// Adds a member of the household: name, birth date (optional) and place in the household.
+#[component]
+fn AddMember(id: DocumentId) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let name = RwSignal::new(String::new());
+    let birth = RwSignal::new(String::new());
+    let role = RwSignal::new(MemberRole::Child);
+    let error = RwSignal::new(None::<String>);
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (n, b, r) = (
+            name.get_untracked(),
+            birth.get_untracked(),
+            role.get_untracked(),
+        );
+        if n.trim().is_empty() {
+            error.set(Some(t(T::NameRequired).to_owned()));
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let member = app::new_id();
+            let born = (!b.is_empty()).then_some(b);
+            match app::edit(id, move |tx| {
+                add_member(tx, &member, n.trim(), born.as_deref(), r)
+            })
+            .await
+            {
+                Ok(()) => {
+                    open.set(false);
+                    name.set(String::new());
+                    birth.set(String::new());
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        {move || if open.get() {
+            view! {
+                <form class="card" on:submit=save>
+                    <label for="member-name">{t(T::MemberName)}</label>
+                    <input id="member-name" prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))/>
+                    <label for="member-birth">{t(T::BirthDate)}</label>
+                    <input id="member-birth" type="date" prop:value=move || birth.get() on:input=move |ev| birth.set(event_target_value(&ev))/>
+                    <label for="member-role">{t(T::MemberRole)}</label>
+                    <select id="member-role" on:change=move |ev| {
+                        if let Some(r) = MemberRole::parse(&event_target_value(&ev)) { role.set(r); }
+                    }>
+                        {MemberRole::ALL.iter().map(|r| view! {
+                            <option value=r.as_str() selected=move || role.get() == *r>{role_text(*r)}</option>
+                        }).collect_view()}
+                    </select>
+                    <button type="submit" class="primary">{t(T::Save)}</button>
+                    <button type="button" on:click=move |_| open.set(false)>{t(T::Cancel)}</button>
+                </form>
+            }.into_any()
+        } else {
+            view! { <button on:click=move |_| open.set(true)>{t(T::AddMember)}</button> }.into_any()
         }}
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
     }
