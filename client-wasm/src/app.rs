@@ -439,7 +439,7 @@ pub fn dismiss_refusal(index: usize) {
         }
     });
     changed();
-    leptos::task::spawn_local(async {
+    wasm_bindgen_futures::spawn_local(async {
         let _ = persist_listed().await;
     });
 }

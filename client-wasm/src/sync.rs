@@ -55,6 +55,8 @@ impl Drop for Socket {
 }
 
 thread_local! {
+    /// A sync server other than this page's own, if set (see [`use_sync_server`]).
+    static SERVER: RefCell<Option<String>> = const { RefCell::new(None) };
     /// The page's event listeners, installed once and kept for the page's life.
     static TRIGGERS: RefCell<Vec<Closure<dyn FnMut()>>> = const { RefCell::new(Vec::new()) };
 }
@@ -66,6 +68,13 @@ fn engine<R>(f: impl FnOnce(&mut Engine) -> R) -> R {
 fn set_link(link: Link) {
     app::with(|r| r.link = Some(link));
     app::changed();
+}
+
+/// Syncs with the automerge-repo server at `url` (`ws://…`) instead of this page's own
+/// server, without a session check or caseload: any automerge-repo sync server will do. The
+/// engine's own tests sync with the JS reference server this way.
+pub fn use_sync_server(url: &str) {
+    SERVER.with(|s| *s.borrow_mut() = Some(url.to_owned()));
 }
 
 /// Starts syncing (after unlock) and installs the triggers once per page.
@@ -92,7 +101,7 @@ pub fn stop() {
 pub fn connect_now() {
     let go = engine(|e| e.running && e.socket.is_none());
     if go {
-        leptos::task::spawn_local(connect());
+        wasm_bindgen_futures::spawn_local(connect());
     }
 }
 
@@ -121,7 +130,7 @@ fn install_triggers() {
                     .as_ref()
                     .is_some_and(|s| s.ws.ready_state() == WebSocket::OPEN)
             }) {
-                leptos::task::spawn_local(refresh_caseload());
+                wasm_bindgen_futures::spawn_local(refresh_caseload());
                 sync_all();
             } else {
                 connect_now();
@@ -157,6 +166,10 @@ async fn connect() {
         e.generation
     });
     set_link(Link::Connecting);
+    if let Some(url) = SERVER.with(|s| s.borrow().clone()) {
+        open_socket(generation, url);
+        return;
+    }
     // A refused upgrade is indistinguishable from no network; ask the API first.
     match app::fetch_me().await {
         Ok(Some(me)) => {
@@ -182,10 +195,6 @@ async fn connect() {
         return;
     }
     refresh_caseload().await;
-    open_socket(generation);
-}
-
-fn open_socket(generation: u64) {
     let Some(location) = web_sys::window().map(|w| w.location()) else {
         return;
     };
@@ -195,7 +204,11 @@ fn open_socket(generation: u64) {
         "ws"
     };
     let host = location.host().unwrap_or_default();
-    let Ok(ws) = WebSocket::new(&format!("{scheme}://{host}/sync")) else {
+    open_socket(generation, format!("{scheme}://{host}/sync"));
+}
+
+fn open_socket(generation: u64, url: String) {
+    let Ok(ws) = WebSocket::new(&url) else {
         set_link(Link::Offline);
         schedule_reconnect(generation);
         return;
@@ -250,7 +263,7 @@ fn closed(generation: u64, code: u16) {
         e.conn = None;
     });
     match code {
-        CLOSE_REVOKED => leptos::task::spawn_local(async {
+        CLOSE_REVOKED => wasm_bindgen_futures::spawn_local(async {
             app::wipe().await;
             crate::ui::wiped();
         }),
@@ -280,7 +293,7 @@ fn schedule_reconnect(generation: u64) {
             e.generation == generation && e.running && e.socket.is_none()
         });
         if current {
-            leptos::task::spawn_local(connect());
+            wasm_bindgen_futures::spawn_local(connect());
         }
     });
     if let Some(window) = web_sys::window() {
@@ -349,14 +362,14 @@ fn applied(document: DocumentId, data: &[u8]) {
         send(&reply);
     }
     app::changed();
-    leptos::task::spawn_local(async move {
+    wasm_bindgen_futures::spawn_local(async move {
         let _ = app::persist(document).await;
     });
 }
 
 fn server_error(message: String) {
     if message.starts_with(REVOKED_PREFIX) {
-        leptos::task::spawn_local(async {
+        wasm_bindgen_futures::spawn_local(async {
             app::wipe().await;
             crate::ui::wiped();
         });
@@ -369,7 +382,7 @@ fn server_error(message: String) {
             .next()
             .and_then(|id| id.parse::<DocumentId>().ok())
     {
-        leptos::task::spawn_local(app::refused(id, reason.to_owned()));
+        wasm_bindgen_futures::spawn_local(app::refused(id, reason.to_owned()));
     }
 }
 
@@ -405,7 +418,7 @@ pub fn push(document: DocumentId) {
             .as_ref()
             .map(|s| s.ws.ready_state() == WebSocket::OPEN)
     }) {
-        leptos::task::spawn_local(async {
+        wasm_bindgen_futures::spawn_local(async {
             let _ = platform::request_background_sync().await;
         });
     }
@@ -429,30 +442,33 @@ pub async fn refresh_caseload() {
     let Ok(listed) = serde_json::from_value::<Vec<Listed>>(body) else {
         return;
     };
-    let added = app::with(|r| {
-        let actor = r.me.as_ref().map(|m| m.actor());
-        let mut added = Vec::new();
-        for case in &listed {
-            if let Ok(id) = case.document_id.parse::<DocumentId>()
-                && !r.docs.contains_key(&id)
-                && let Some(actor) = &actor
-            {
-                r.docs.insert(
-                    id,
-                    LocalDoc {
-                        doc: Automerge::new().with_actor(actor.clone()),
-                        acked: Vec::new(),
-                    },
-                );
-                added.push(id);
-            }
-        }
-        r.listed = listed.clone();
-        added
-    });
+    app::with(|r| r.listed = listed.clone());
     let _ = app::persist_listed().await;
-    app::changed();
-    for id in added {
+    for case in &listed {
+        if let Ok(id) = case.document_id.parse::<DocumentId>() {
+            track(id);
+        }
+    }
+}
+
+/// Fetches a document the tablet does not have yet (one the server lists for us).
+pub fn track(id: DocumentId) {
+    let added = app::with(|r| {
+        let actor = r.me.as_ref()?.actor();
+        if r.docs.contains_key(&id) {
+            return None;
+        }
+        r.docs.insert(
+            id,
+            LocalDoc {
+                doc: Automerge::new().with_actor(actor),
+                acked: Vec::new(),
+            },
+        );
+        Some(())
+    });
+    if added.is_some() {
+        app::changed();
         push(id);
     }
 }

@@ -100,11 +100,14 @@ fn run_steps(workspace: &Workspace, options: &Options, report: &mut Report) -> R
     report.step("tablet app tests (wasm-bindgen-test, chromium)", || {
         let runner =
             crate::app::ensure_wasm_bindgen(workspace)?.with_file_name("wasm-bindgen-test-runner");
+        // The sync engine's tests sync with the JS automerge-repo server.
+        let peer = ReferenceServer::start(workspace)?;
         cmd::run(
             workspace
                 .cargo(["test", "-p", "veldwerk-app", "--target", WASM_TARGET])
                 .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", runner)
-                .env("CHROMEDRIVER", CHROMEDRIVER),
+                .env("CHROMEDRIVER", CHROMEDRIVER)
+                .env("VELDWERK_TEST_SYNC_URL", peer.url()),
         )
     })?;
 
@@ -142,6 +145,54 @@ fn run_steps(workspace: &Workspace, options: &Options, report: &mut Report) -> R
                 .env("CHROMIUM", CHROMIUM),
         )
     })
+}
+
+/// The JS automerge-repo sync server of `bench/peer/`, on a free port and a temporary folder,
+/// stopped on drop.
+struct ReferenceServer {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl ReferenceServer {
+    fn start(workspace: &Workspace) -> Result<Self> {
+        use std::io::BufRead as _;
+        let peer_dir = workspace.root().join("bench/peer");
+        npm_ci(&peer_dir)?;
+        let dir = std::env::temp_dir().join(format!("veldwerk-peer-{}", std::process::id()));
+        fs::create_dir_all(&dir)?;
+        let mut child = Command::new("node")
+            .arg("server.mjs")
+            .arg(&dir)
+            .args(["--max-seconds", "900"])
+            .current_dir(&peer_dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("could not start node bench/peer/server.mjs")?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .context("reading the reference server's port")?;
+        let port = line
+            .trim()
+            .parse()
+            .with_context(|| format!("the reference server said {line:?}, not a port"))?;
+        Ok(Self { child, port, dir })
+    }
+
+    fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ReferenceServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Debian's chromium and chromedriver: the browser tests drive them (no browser download works
