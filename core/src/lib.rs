@@ -7,6 +7,7 @@ pub mod case;
 pub mod client;
 mod document_id;
 pub mod identity;
+pub mod monitor;
 mod names;
 pub mod protocol;
 pub mod rules;
