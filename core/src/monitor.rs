@@ -25,8 +25,9 @@ pub struct Totals {
     pub columns: bool,
 }
 
-/// A table as it may be published.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A table as it may be published (JSON: `null` where suppressed).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Published {
     pub cells: Vec<Vec<Shown>>,
     pub row_totals: Option<Vec<Shown>>,

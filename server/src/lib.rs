@@ -9,6 +9,7 @@ pub mod config;
 mod error;
 mod hardening;
 pub mod metrics;
+mod monitor;
 mod passkeys;
 mod people;
 mod shell;
@@ -115,6 +116,7 @@ pub fn app(state: AppState) -> Router {
     api::routes()
         .merge(passkeys::routes())
         .merge(people::routes())
+        .merge(monitor::routes())
         .route("/sync", get(sync::upgrade))
         .fallback(shell::service(&state.config.app_dir))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))

@@ -10,6 +10,7 @@ mod convergence;
 mod durability;
 mod identity;
 mod interop;
+mod monitor;
 mod operations;
 mod quarantine;
 mod support;

@@ -306,6 +306,8 @@ fn principal(row: PrincipalRow) -> Result<Principal> {
 
 mod audit;
 mod identity;
+mod oversight;
+pub use oversight::MonitorVisit;
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use identity::{Challenge, DeviceInfo, Enrollment, Invite, InviteState, StoredPasskey};

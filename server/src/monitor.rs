@@ -1,0 +1,208 @@
+//! `GET /api/monitor?year=Y` (JSON) and `GET /api/monitor.csv?year=Y`: per
+//! quarter of a year, for the municipality of the case director asking, the
+//! households visited, visits, returned visits and observations by theme —
+//! with small counts suppressed (`veldwerk_core::monitor`). Nothing in it can
+//! be grouped by anything about the families themselves.
+
+use std::collections::BTreeSet;
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::{Json, Router, routing::get};
+use serde::{Deserialize, Serialize};
+use veldwerk_core::case::Theme;
+use veldwerk_core::identity::{OrganisationKind, Role};
+use veldwerk_core::monitor::{Published, Shown, Totals, suppress};
+
+use crate::AppState;
+use crate::auth::Authenticated;
+use crate::error::ApiError;
+use crate::store::Principal;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/monitor", get(monitor_json))
+        .route("/api/monitor.csv", get(monitor_csv))
+}
+
+#[derive(Deserialize)]
+struct Params {
+    year: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Monitor {
+    municipality: String,
+    year: i32,
+    quarters: Vec<String>,
+    /// Households with at least one visit in the quarter (distinct, so no total).
+    households: Vec<Shown>,
+    /// Columns: visits, returned visits; a total over the year per column.
+    activity: Published,
+    /// Columns: the themes, in `themes` order; totals per quarter and per theme.
+    themes: Vec<&'static str>,
+    observations: Published,
+}
+
+async fn monitor_json(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Query(params): Query<Params>,
+) -> Result<Json<Monitor>, ApiError> {
+    Ok(Json(build(&state, &p, params.year).await?))
+}
+
+async fn monitor_csv(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Query(params): Query<Params>,
+) -> Result<impl IntoResponse, ApiError> {
+    let monitor = build(&state, &p, params.year).await?;
+    let file = format!("attachment; filename=\"monitor-{}.csv\"", monitor.year);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, file),
+        ],
+        csv(&monitor),
+    ))
+}
+
+async fn build(state: &AppState, p: &Principal, year: i32) -> Result<Monitor, ApiError> {
+    if p.role != Role::CaseDirector || p.organisation_kind != OrganisationKind::Municipality {
+        return Err(ApiError::Forbidden(
+            "the monitor is for case directors of a municipality",
+        ));
+    }
+    if !(2000..=2100).contains(&year) {
+        return Err(ApiError::BadRequest(
+            "year must be between 2000 and 2100".into(),
+        ));
+    }
+    let from = quarter_start_ms(year, 0);
+    let to = quarter_start_ms(year + 1, 0);
+    let visits = state
+        .store
+        .monitor_visits(p.organisation_id, from, to)
+        .await?;
+
+    let mut households = vec![BTreeSet::new(); 4];
+    let mut activity = vec![vec![0u64; 2]; 4];
+    let mut observations = vec![vec![0u64; Theme::ALL.len()]; 4];
+    for visit in &visits {
+        let q = (0..4)
+            .rev()
+            .find(|&q| visit.at >= quarter_start_ms(year, q))
+            .unwrap_or(0);
+        households[q].insert(visit.case_id);
+        activity[q][0] += 1;
+        if visit.review_status.as_deref() == Some("returned") {
+            activity[q][1] += 1;
+        }
+        for theme in visit.themes.split(',').filter_map(Theme::parse) {
+            let column = Theme::ALL
+                .iter()
+                .position(|t| *t == theme)
+                .expect("a theme");
+            observations[q][column] += 1;
+        }
+    }
+    let household_counts: Vec<Vec<u64>> = households.iter().map(|h| vec![h.len() as u64]).collect();
+    let no_totals = Totals {
+        rows: false,
+        columns: false,
+    };
+    Ok(Monitor {
+        municipality: p.organisation.clone(),
+        year,
+        quarters: (1..=4).map(|q| format!("{year}-Q{q}")).collect(),
+        households: suppress(&household_counts, no_totals)
+            .cells
+            .into_iter()
+            .map(|row| row[0])
+            .collect(),
+        activity: suppress(
+            &activity,
+            Totals {
+                rows: false,
+                columns: true,
+            },
+        ),
+        themes: Theme::ALL.iter().map(|t| t.as_str()).collect(),
+        observations: suppress(
+            &observations,
+            Totals {
+                rows: true,
+                columns: true,
+            },
+        ),
+    })
+}
+
+/// The first millisecond (UTC) of quarter `q` (0–3) of `year`.
+fn quarter_start_ms(year: i32, q: usize) -> i64 {
+    days_from_civil(year, (q as u32) * 3 + 1, 1) * 86_400_000
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
+    let y = i64::from(if month <= 2 { year - 1 } else { year });
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn cell(shown: Shown) -> String {
+    shown.map_or_else(|| "<5".to_owned(), |v| v.to_string())
+}
+
+/// One row per quarter, then a total row; suppressed counts as `<5`.
+fn csv(m: &Monitor) -> String {
+    let mut out = String::from("quarter,households,visits,returned_visits");
+    for theme in &m.themes {
+        out.push_str(&format!(",observations_{theme}"));
+    }
+    out.push_str(",observations_total\n");
+    for (q, quarter) in m.quarters.iter().enumerate() {
+        out.push_str(quarter);
+        out.push_str(&format!(",{}", cell(m.households[q])));
+        for v in &m.activity.cells[q] {
+            out.push_str(&format!(",{}", cell(*v)));
+        }
+        for v in &m.observations.cells[q] {
+            out.push_str(&format!(",{}", cell(*v)));
+        }
+        let total = m.observations.row_totals.as_ref().and_then(|t| t[q]);
+        out.push_str(&format!(",{}\n", cell(total)));
+    }
+    out.push_str(&format!("{},", m.year));
+    for v in m.activity.column_totals.iter().flatten() {
+        out.push_str(&format!(",{}", cell(*v)));
+    }
+    for v in m.observations.column_totals.iter().flatten() {
+        out.push_str(&format!(",{}", cell(*v)));
+    }
+    out.push_str(&format!(
+        ",{}\n",
+        cell(m.observations.grand_total.flatten())
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quarters_start_on_the_right_days() {
+        assert_eq!(quarter_start_ms(1970, 0), 0);
+        // 2026-04-01T00:00:00Z and 2027-01-01T00:00:00Z.
+        assert_eq!(quarter_start_ms(2026, 1), 1_775_001_600_000);
+        assert_eq!(quarter_start_ms(2027, 0), 1_798_761_600_000);
+    }
+}
