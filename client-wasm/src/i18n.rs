@@ -201,6 +201,19 @@ texts! {
     Before => "Voor", "Before";
     After => "Na", "After";
     WorkerAnswer => "Antwoord van de medewerker", "The worker's answer";
+    // Monitor
+    Monitor => "Monitor", "Monitor";
+    MonitorIntro => "Cijfers van de gezinnen die jouw gemeente regisseert, per kwartaal. Kleine aantallen worden niet getoond.", "Figures of the families your municipality directs, per quarter. Small counts are not shown.";
+    Year => "Jaar", "Year";
+    Activity => "Bezoeken en huishoudens", "Visits and households";
+    Quarter => "Kwartaal", "Quarter";
+    Households => "Huishoudens bezocht", "Households visited";
+    ReturnedVisits => "Teruggestuurd", "Returned";
+    Total => "Totaal", "Total";
+    ObservationsByTheme => "Observaties per thema", "Observations by theme";
+    SuppressionNote => "<5: minder dan 5, of verborgen zodat een klein aantal niet uit de totalen is af te leiden.", "<5: fewer than 5, or hidden so that a small count cannot be worked out from the totals.";
+    DownloadCsv => "Download als CSV", "Download as CSV";
+    VisitsPerQuarter => "Bezoeken per kwartaal (gearceerd: minder dan 5 of verborgen)", "Visits per quarter (hatched: fewer than 5 or hidden)";
     // Menu
     Lock => "Vergrendelen", "Lock";
     SignOut => "Afmelden", "Sign out";

@@ -5,6 +5,7 @@
 mod auth;
 mod case;
 mod caseload;
+mod monitor;
 mod review;
 mod visit;
 
@@ -44,6 +45,7 @@ pub enum Route {
     NewHousehold,
     Review,
     ReviewVisit(DocumentId, String),
+    Monitor,
 }
 
 impl Route {
@@ -62,6 +64,7 @@ impl Route {
             }
             ["new-household"] => Route::NewHousehold,
             ["review"] => Route::Review,
+            ["monitor"] => Route::Monitor,
             ["review", id, visit] => case(id).map_or(Route::Review, |id| {
                 Route::ReviewVisit(id, (*visit).to_owned())
             }),
@@ -77,6 +80,7 @@ impl Route {
             Route::Visit(id, visit) => format!("#/case/{id}/visit/{visit}"),
             Route::NewHousehold => "#/new-household".into(),
             Route::Review => "#/review".into(),
+            Route::Monitor => "#/monitor".into(),
             Route::ReviewVisit(id, visit) => format!("#/review/{id}/{visit}"),
         }
     }
@@ -283,6 +287,7 @@ fn Shell() -> impl IntoView {
                 Route::Visit(id, visit) => view! { <visit::VisitForm case_id=id visit_id=Some(visit)/> }.into_any(),
                 Route::NewHousehold => view! { <case::NewHousehold/> }.into_any(),
                 Route::Review => view! { <review::ReviewQueue/> }.into_any(),
+                Route::Monitor => view! { <monitor::MonitorScreen/> }.into_any(),
                 Route::ReviewVisit(id, visit) => view! { <review::ReviewVisit case_id=id visit_id=visit/> }.into_any(),
             }}
         </main>
@@ -314,6 +319,12 @@ fn StatusBar() -> impl IntoView {
         }
     };
     let signed_out = move || app::read(|r| r.link) == Some(Link::SignedOut);
+    let is_director = move || {
+        app::read(|r| {
+            r.me.as_ref()
+                .is_some_and(|m| m.role == "case_director" && m.organisation_kind == "municipality")
+        })
+    };
     let is_supervisor = move || {
         app::read(|r| r.me.as_ref().and_then(app::Me::role))
             == Some(veldwerk_core::identity::Role::Supervisor)
@@ -354,6 +365,7 @@ fn StatusBar() -> impl IntoView {
             <nav class="menu" aria-label="menu">
                 <span class="who">{who}</span>
                 {move || is_supervisor().then(|| view! { <a class="button" href=Route::Review.href()>{t(T::ReviewQueue)}</a> })}
+                {move || is_director().then(|| view! { <a class="button" href=Route::Monitor.href()>{t(T::Monitor)}</a> })}
                 <button on:click=move |_| switch_language()>{move || t(T::SwitchLanguage)}</button>
                 <button on:click=move |_| leptos::task::spawn_local(lock_now())>{move || t(T::Lock)}</button>
                 <button on:click=move |_| act("sign-out")>{move || t(T::SignOut)}</button>
