@@ -12,6 +12,7 @@ pub mod metrics;
 mod monitor;
 mod passkeys;
 mod people;
+mod radar;
 mod shell;
 pub mod store;
 mod sync;
@@ -117,6 +118,7 @@ pub fn app(state: AppState) -> Router {
         .merge(passkeys::routes())
         .merge(people::routes())
         .merge(monitor::routes())
+        .merge(radar::routes())
         .route("/sync", get(sync::upgrade))
         .fallback(shell::service(&state.config.app_dir))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))

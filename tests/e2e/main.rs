@@ -13,4 +13,5 @@ mod interop;
 mod monitor;
 mod operations;
 mod quarantine;
+mod radar;
 mod support;

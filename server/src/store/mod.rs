@@ -307,7 +307,7 @@ fn principal(row: PrincipalRow) -> Result<Principal> {
 mod audit;
 mod identity;
 mod oversight;
-pub use oversight::MonitorVisit;
+pub use oversight::{MonitorVisit, RadarCase};
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use identity::{Challenge, DeviceInfo, Enrollment, Invite, InviteState, StoredPasskey};

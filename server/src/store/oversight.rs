@@ -29,3 +29,51 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// A case on a municipality's radar, with what put it there.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RadarCase {
+    pub case_id: i64,
+    pub document_id: String,
+    pub label: String,
+    pub address_status: String,
+    pub last_visit_at: Option<i64>,
+    pub created_at: i64,
+    /// Visits returned by a supervisor and not approved since.
+    pub returned_visits: i64,
+}
+
+impl Store {
+    /// The days without a visit after which a case is on the radar, if the municipality set them.
+    pub async fn radar_days(&self, organisation_id: i64) -> Result<Option<i64>> {
+        let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT no_visit_days FROM radar_settings WHERE organisation_id = $1")
+            .bind(organisation_id).fetch_optional(pool).await)?;
+        Ok(row.map(|r| r.0))
+    }
+
+    pub async fn set_radar_days(&self, organisation_id: i64, days: i64, now: i64) -> Result<()> {
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO radar_settings (organisation_id, no_visit_days, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (organisation_id) DO UPDATE SET no_visit_days = $2, updated_at = $3")
+            .bind(organisation_id).bind(days).bind(now).execute(pool).await.map(drop))?;
+        Ok(())
+    }
+
+    /// The cases `organisation_id` directs that are on its radar: no visit since
+    /// `no_visit_since` (ms), address moved or unknown, or returned visits.
+    pub async fn radar(&self, organisation_id: i64, no_visit_since: i64) -> Result<Vec<RadarCase>> {
+        let rows: Vec<RadarCase> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT c.id AS case_id, c.document_id, c.label, c.address_status, c.last_visit_at, c.created_at, \
+                    (SELECT COUNT(*) FROM visits v WHERE v.document_id = c.document_id \
+                        AND v.review_status = 'returned') AS returned_visits \
+             FROM cases c WHERE c.directing_org_id = $1 AND ( \
+                 COALESCE(c.last_visit_at, c.created_at) < $2 \
+                 OR c.address_status <> 'known' \
+                 OR EXISTS (SELECT 1 FROM visits v WHERE v.document_id = c.document_id \
+                            AND v.review_status = 'returned')) \
+             ORDER BY COALESCE(c.last_visit_at, c.created_at), c.id")
+            .bind(organisation_id).bind(no_visit_since).fetch_all(pool).await)?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,149 @@
+//! `GET /api/radar`: the families of a municipality's cases that are slipping
+//! off the radar — no visit for N days (N set per municipality with
+//! `PUT /api/radar/settings {"noVisitDays": N}`, default 42), an address marked
+//! moved or unknown, or visits a supervisor returned that are not approved yet.
+//! For the municipality's case directors; each item names its case.
+
+use axum::extract::State;
+use axum::{Json, Router, routing::get};
+use serde::{Deserialize, Serialize};
+use veldwerk_core::identity::{OrganisationKind, Role};
+
+use crate::api::ApiJson;
+use crate::auth::Authenticated;
+use crate::error::ApiError;
+use crate::store::Principal;
+use crate::{AppState, now_ms};
+
+/// Days without a visit after which a family is on the radar, unless the municipality says otherwise.
+pub const DEFAULT_NO_VISIT_DAYS: i64 = 42;
+const DAY_MS: i64 = 86_400_000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/radar", get(radar))
+        .route("/api/radar/settings", get(settings).put(set_settings))
+}
+
+fn director(p: &Principal) -> Result<(), ApiError> {
+    if p.role == Role::CaseDirector && p.organisation_kind == OrganisationKind::Municipality {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "the radar is for case directors of a municipality",
+        ))
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Settings {
+    no_visit_days: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Radar {
+    no_visit_days: i64,
+    items: Vec<Item>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Item {
+    document_id: String,
+    label: String,
+    /// Why the family is on the radar: `no_visit`, `address_moved`, `address_unknown`, `returned_visits`.
+    reasons: Vec<&'static str>,
+    last_visit_at: Option<i64>,
+    days_without_visit: i64,
+    returned_visits: i64,
+}
+
+async fn days(state: &AppState, p: &Principal) -> Result<i64, ApiError> {
+    Ok(state
+        .store
+        .radar_days(p.organisation_id)
+        .await?
+        .unwrap_or(DEFAULT_NO_VISIT_DAYS))
+}
+
+async fn radar(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+) -> Result<Json<Radar>, ApiError> {
+    director(&p)?;
+    let no_visit_days = days(&state, &p).await?;
+    let now = now_ms();
+    let since = now - no_visit_days * DAY_MS;
+    let cases = state.store.radar(p.organisation_id, since).await?;
+    let mut audit = Vec::new();
+    let items = cases
+        .into_iter()
+        .map(|c| {
+            let last = c.last_visit_at.unwrap_or(c.created_at);
+            let mut reasons = Vec::new();
+            if last < since {
+                reasons.push("no_visit");
+            }
+            match c.address_status.as_str() {
+                "moved" => reasons.push("address_moved"),
+                "unknown" => reasons.push("address_unknown"),
+                _ => {}
+            }
+            if c.returned_visits > 0 {
+                reasons.push("returned_visits");
+            }
+            let mut read =
+                crate::passkeys::entry(&p, "case.radar", &format!("document {}", c.document_id));
+            read.case_id = Some(c.case_id);
+            audit.push(read);
+            Item {
+                document_id: c.document_id,
+                label: c.label,
+                reasons,
+                last_visit_at: c.last_visit_at,
+                days_without_visit: (now - last) / DAY_MS,
+                returned_visits: c.returned_visits,
+            }
+        })
+        .collect();
+    state.store.audit(&audit, now).await?;
+    Ok(Json(Radar {
+        no_visit_days,
+        items,
+    }))
+}
+
+async fn settings(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+) -> Result<Json<Settings>, ApiError> {
+    director(&p)?;
+    Ok(Json(Settings {
+        no_visit_days: days(&state, &p).await?,
+    }))
+}
+
+async fn set_settings(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    ApiJson(body): ApiJson<Settings>,
+) -> Result<Json<Settings>, ApiError> {
+    director(&p)?;
+    if !(1..=730).contains(&body.no_visit_days) {
+        return Err(ApiError::BadRequest("noVisitDays must be 1 to 730".into()));
+    }
+    let now = now_ms();
+    state
+        .store
+        .set_radar_days(p.organisation_id, body.no_visit_days, now)
+        .await?;
+    let entry = crate::passkeys::entry(
+        &p,
+        "radar.settings",
+        &format!("no visit days {}", body.no_visit_days),
+    );
+    state.store.audit(&[entry], now).await?;
+    Ok(Json(body))
+}
