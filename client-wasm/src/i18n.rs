@@ -214,6 +214,16 @@ texts! {
     SuppressionNote => "<5: minder dan 5, of verborgen zodat een klein aantal niet uit de totalen is af te leiden.", "<5: fewer than 5, or hidden so that a small count cannot be worked out from the totals.";
     DownloadCsv => "Download als CSV", "Download as CSV";
     VisitsPerQuarter => "Bezoeken per kwartaal (gearceerd: minder dan 5 of verborgen)", "Visits per quarter (hatched: fewer than 5 or hidden)";
+    // Radar
+    Radar => "Radar", "Radar";
+    RadarIntro => "Gezinnen van jouw gemeente die uit beeld dreigen te raken.", "Families of your municipality that are slipping off the radar.";
+    RadarEmpty => "Er zijn geen gezinnen uit beeld.", "No families are off the radar.";
+    DaysWithoutVisit => "dagen zonder bezoek", "days without a visit";
+    AddressMoved => "verhuisd", "moved";
+    AddressUnknown => "adres onbekend", "address unknown";
+    ReturnedNotApproved => "teruggestuurd bezoek, nog niet goedgekeurd", "returned visit, not yet approved";
+    RadarDays => "Op de radar na zoveel dagen zonder bezoek", "On the radar after this many days without a visit";
+    DaysInvalid => "Vul een aantal dagen in (1 tot 730).", "Fill in a number of days (1 to 730).";
     // Menu
     Lock => "Vergrendelen", "Lock";
     SignOut => "Afmelden", "Sign out";

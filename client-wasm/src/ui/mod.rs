@@ -6,6 +6,7 @@ mod auth;
 mod case;
 mod caseload;
 mod monitor;
+mod radar;
 mod review;
 mod visit;
 
@@ -46,6 +47,7 @@ pub enum Route {
     Review,
     ReviewVisit(DocumentId, String),
     Monitor,
+    Radar,
 }
 
 impl Route {
@@ -65,6 +67,7 @@ impl Route {
             ["new-household"] => Route::NewHousehold,
             ["review"] => Route::Review,
             ["monitor"] => Route::Monitor,
+            ["radar"] => Route::Radar,
             ["review", id, visit] => case(id).map_or(Route::Review, |id| {
                 Route::ReviewVisit(id, (*visit).to_owned())
             }),
@@ -81,6 +84,7 @@ impl Route {
             Route::NewHousehold => "#/new-household".into(),
             Route::Review => "#/review".into(),
             Route::Monitor => "#/monitor".into(),
+            Route::Radar => "#/radar".into(),
             Route::ReviewVisit(id, visit) => format!("#/review/{id}/{visit}"),
         }
     }
@@ -288,6 +292,7 @@ fn Shell() -> impl IntoView {
                 Route::NewHousehold => view! { <case::NewHousehold/> }.into_any(),
                 Route::Review => view! { <review::ReviewQueue/> }.into_any(),
                 Route::Monitor => view! { <monitor::MonitorScreen/> }.into_any(),
+                Route::Radar => view! { <radar::RadarScreen/> }.into_any(),
                 Route::ReviewVisit(id, visit) => view! { <review::ReviewVisit case_id=id visit_id=visit/> }.into_any(),
             }}
         </main>
@@ -365,7 +370,10 @@ fn StatusBar() -> impl IntoView {
             <nav class="menu" aria-label="menu">
                 <span class="who">{who}</span>
                 {move || is_supervisor().then(|| view! { <a class="button" href=Route::Review.href()>{t(T::ReviewQueue)}</a> })}
-                {move || is_director().then(|| view! { <a class="button" href=Route::Monitor.href()>{t(T::Monitor)}</a> })}
+                {move || is_director().then(|| view! {
+                    <a class="button" href=Route::Radar.href()>{t(T::Radar)}</a>
+                    <a class="button" href=Route::Monitor.href()>{t(T::Monitor)}</a>
+                })}
                 <button on:click=move |_| switch_language()>{move || t(T::SwitchLanguage)}</button>
                 <button on:click=move |_| leptos::task::spawn_local(lock_now())>{move || t(T::Lock)}</button>
                 <button on:click=move |_| act("sign-out")>{move || t(T::SignOut)}</button>
