@@ -224,6 +224,12 @@ texts! {
     ReturnedNotApproved => "teruggestuurd bezoek, nog niet goedgekeurd", "returned visit, not yet approved";
     RadarDays => "Op de radar na zoveel dagen zonder bezoek", "On the radar after this many days without a visit";
     DaysInvalid => "Vul een aantal dagen in (1 tot 730).", "Fill in a number of days (1 to 730).";
+    // Case summary
+    CaseSummary => "Samenvatting", "Summary";
+    SummaryLink => "Samenvatting voor het casusoverleg", "Summary for a case conference";
+    PrintedBy => "Afgedrukt door", "Printed by";
+    Confidential => "Vertrouwelijk: alleen voor de deelnemers aan het casusoverleg.", "Confidential: for the participants of the case conference only.";
+    Print => "Afdrukken", "Print";
     // Menu
     Lock => "Vergrendelen", "Lock";
     SignOut => "Afmelden", "Sign out";

@@ -2,7 +2,7 @@ import { tablet, enroll, axe, assert, waitAllSynced, SCREENSHOTS, ensureDir } fr
 import { join } from "node:path";
 
 export const name =
-  "a case director's monitor shows their municipality's quarter with small counts suppressed, as a chart, tables and CSV";
+  "a case summary prints without the app around it; a case director's monitor shows their municipality's quarter with small counts suppressed, as a chart, tables and CSV";
 
 export default async function ({ server, browser, pages }) {
   server.organisation("Gemeente Ergens");
@@ -18,6 +18,18 @@ export default async function ({ server, browser, pages }) {
   await page.getByRole("button", { name: "Indienen ter beoordeling" }).click();
   await page.getByText("Zoon gaat weer naar school.").waitFor();
   await waitAllSynced(page);
+
+  // The printable summary for a case conference: the record, without the app around it.
+  await page.getByRole("link", { name: "Samenvatting voor het casusoverleg" }).click();
+  await page.getByRole("heading", { name: "Samenvatting: Familie Smit" }).waitFor();
+  await page.getByText("Zoon gaat weer naar school.").waitFor();
+  await axe(page, "case summary");
+  await page.emulateMedia({ media: "print" });
+  assert(!(await page.locator("header.status").isVisible()), "the status bar is not printed");
+  assert(!(await page.getByRole("button", { name: "Afdrukken" }).isVisible()), "the print button is not printed");
+  const pdf = await page.pdf({ format: "A4" });
+  assert(pdf.length > 1000 && pdf.subarray(0, 4).toString() === "%PDF", "the summary prints to PDF");
+  await page.emulateMedia({ media: "screen" });
 
   await page.getByRole("link", { name: "Monitor" }).click();
   await page.getByRole("heading", { name: "Monitor" }).waitFor();

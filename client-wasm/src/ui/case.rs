@@ -43,6 +43,7 @@ pub fn Case(id: DocumentId) -> impl IntoView {
                 view! {
                     <article class="case">
                         <h1>{view.label.clone()}</h1>
+                        <a class="button" href=Route::Summary(id).href()>{t(T::SummaryLink)}</a>
                         <section aria-labelledby="household-h">
                             <h2 id="household-h">{t(T::Household)}</h2>
                             <Address id=id view=view.clone()/>

@@ -8,6 +8,7 @@ mod caseload;
 mod monitor;
 mod radar;
 mod review;
+mod summary;
 mod visit;
 
 use std::cell::RefCell;
@@ -48,6 +49,7 @@ pub enum Route {
     ReviewVisit(DocumentId, String),
     Monitor,
     Radar,
+    Summary(DocumentId),
 }
 
 impl Route {
@@ -60,6 +62,7 @@ impl Route {
         let case = |s: &str| s.parse::<DocumentId>().ok();
         match parts.as_slice() {
             ["case", id] => case(id).map_or(Route::Caseload, Route::Case),
+            ["case", id, "summary"] => case(id).map_or(Route::Caseload, Route::Summary),
             ["case", id, "visit", "new"] => case(id).map_or(Route::Caseload, Route::NewVisit),
             ["case", id, "visit", visit] => {
                 case(id).map_or(Route::Caseload, |id| Route::Visit(id, (*visit).to_owned()))
@@ -85,6 +88,7 @@ impl Route {
             Route::Review => "#/review".into(),
             Route::Monitor => "#/monitor".into(),
             Route::Radar => "#/radar".into(),
+            Route::Summary(id) => format!("#/case/{id}/summary"),
             Route::ReviewVisit(id, visit) => format!("#/review/{id}/{visit}"),
         }
     }
@@ -293,6 +297,7 @@ fn Shell() -> impl IntoView {
                 Route::Review => view! { <review::ReviewQueue/> }.into_any(),
                 Route::Monitor => view! { <monitor::MonitorScreen/> }.into_any(),
                 Route::Radar => view! { <radar::RadarScreen/> }.into_any(),
+                Route::Summary(id) => view! { <summary::Summary id=id/> }.into_any(),
                 Route::ReviewVisit(id, visit) => view! { <review::ReviewVisit case_id=id visit_id=visit/> }.into_any(),
             }}
         </main>
