@@ -329,7 +329,8 @@ pub async fn edit(
             tx.rollback();
             return Err(EditError::Record(e.to_string()));
         }
-        tx.commit();
+        // The time goes into the change, for the case history.
+        tx.commit_with(automerge::transaction::CommitOptions::default().with_time(now_ms()));
         let checked = CaseRecord::new(&local.doc)
             .validate()
             .map_err(|e| EditError::Record(e.to_string()))
@@ -366,10 +367,10 @@ pub async fn create_household(label: &str, address: &str) -> Result<DocumentId, 
             address: address.trim().to_owned(),
             address_status: veldwerk_core::case::AddressStatus::Known,
         };
-        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-            veldwerk_core::case::init_case(tx, &case)
-        })
-        .map_err(|e| EditError::Record(e.error.to_string()))?;
+        let mut tx = doc.transaction();
+        veldwerk_core::case::init_case(&mut tx, &case)
+            .map_err(|e| EditError::Record(e.to_string()))?;
+        tx.commit_with(automerge::transaction::CommitOptions::default().with_time(now_ms()));
         CaseRecord::new(&doc)
             .validate()
             .map_err(|e| EditError::Record(e.to_string()))?;

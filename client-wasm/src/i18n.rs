@@ -230,6 +230,13 @@ texts! {
     PrintedBy => "Afgedrukt door", "Printed by";
     Confidential => "Vertrouwelijk: alleen voor de deelnemers aan het casusoverleg.", "Confidential: for the participants of the case conference only.";
     Print => "Afdrukken", "Print";
+    // History
+    History => "Geschiedenis", "History";
+    ShowHistory => "Geschiedenis tonen", "Show history";
+    HideHistory => "Geschiedenis verbergen", "Hide history";
+    Visit => "Bezoek", "Visit";
+    Removed => "verwijderd", "removed";
+    ConflictSettled => "conflict beslecht", "conflict settled";
     // Menu
     Lock => "Vergrendelen", "Lock";
     SignOut => "Afmelden", "Sign out";

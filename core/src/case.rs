@@ -24,12 +24,14 @@
 
 use crate::identity::Compartment;
 
+mod history;
 mod review;
 mod view;
 use crate::names::wire_enum;
 use automerge::{
     AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
 };
+pub use history::{FieldEdit, HistoryEntry, history};
 pub use review::{FieldChange, VisitField, awaits_review, visit_as_reviewed, visit_changes};
 pub use view::{AgreementView, Authored, CaseView, MemberView, ReviewView, VisitView};
 

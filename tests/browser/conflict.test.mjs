@@ -91,5 +91,13 @@ export default async function ({ server, browser, pages }) {
     await waitAllSynced(t.page, 30_000);
     assert((await t.page.locator(".visit-card").count()) === 2, "both visits are on each tablet");
   }
+  // The history says who settled it, and from what to what.
+  await sara.page.getByRole("button", { name: "Geschiedenis tonen" }).click();
+  const settled = sara.page.getByTestId("history").locator("li", { hasText: "conflict beslecht" }).first();
+  await settled.waitFor();
+  const entry = sara.page.getByTestId("history").locator(":scope > li", { hasText: "conflict beslecht" });
+  await entry.getByText("jan (Gemeente Ergens)").waitFor();
+  await entry.getByText("Molenweg 5, Ergens").first().waitFor();
+  await axe(sara.page, "case history");
   assert(jan.errors.length + sara.errors.length === 0, `page errors: ${[...jan.errors, ...sara.errors].join("; ")}`);
 }

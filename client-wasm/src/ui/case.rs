@@ -4,7 +4,8 @@
 use leptos::prelude::*;
 use veldwerk_core::DocumentId;
 use veldwerk_core::case::{
-    AddressStatus, CaseView, MemberRole, ReviewStatus, VisitStatus, add_member, set_address,
+    AddressStatus, CaseView, MemberRole, ReviewStatus, Theme, VisitStatus, add_member, history,
+    set_address,
 };
 
 use super::{Route, format_time, go, t};
@@ -32,8 +33,36 @@ fn case_view(id: DocumentId) -> Option<CaseView> {
     app::read(|r| r.docs.get(&id).and_then(app::LocalDoc::view))
 }
 
+/// The state of the forms on a case screen. It lives as long as the screen, not
+/// as one rendering of the record: the record re-renders whenever anything syncs,
+/// and a half-typed address must survive that.
+#[derive(Clone, Copy)]
+struct Forms {
+    /// The address being edited (draft), if the editor is open.
+    address_open: RwSignal<bool>,
+    address_draft: RwSignal<String>,
+    address_status: RwSignal<AddressStatus>,
+    member_open: RwSignal<bool>,
+    member_name: RwSignal<String>,
+    member_birth: RwSignal<String>,
+    member_role: RwSignal<MemberRole>,
+    history_open: RwSignal<bool>,
+    error: RwSignal<Option<String>>,
+}
+
 #[component]
 pub fn Case(id: DocumentId) -> impl IntoView {
+    let forms = Forms {
+        address_open: RwSignal::new(false),
+        address_draft: RwSignal::new(String::new()),
+        address_status: RwSignal::new(AddressStatus::Known),
+        member_open: RwSignal::new(false),
+        member_name: RwSignal::new(String::new()),
+        member_birth: RwSignal::new(String::new()),
+        member_role: RwSignal::new(MemberRole::Child),
+        history_open: RwSignal::new(false),
+        error: RwSignal::new(None),
+    };
     view! {
         <nav class="crumbs"><a href="#/">{move || t(T::Back)}</a></nav>
         {move || match case_view(id) {
@@ -46,7 +75,7 @@ pub fn Case(id: DocumentId) -> impl IntoView {
                         <a class="button" href=Route::Summary(id).href()>{t(T::SummaryLink)}</a>
                         <section aria-labelledby="household-h">
                             <h2 id="household-h">{t(T::Household)}</h2>
-                            <Address id=id view=view.clone()/>
+                            <Address id=id view=view.clone() forms=forms/>
                         </section>
                         <section aria-labelledby="members-h">
                             <h2 id="members-h">{t(T::Members)}</h2>
@@ -57,7 +86,7 @@ pub fn Case(id: DocumentId) -> impl IntoView {
                                     <li>{m.name}{m.birth_date.map(|d| format!(" ({d})"))}" · "{role_text(m.role)}</li>
                                 }).collect_view()}</ul> }.into_any()
                             }}
-                            <AddMember id=id/>
+                            <AddMember id=id forms=forms/>
                         </section>
                         <section aria-labelledby="visits-h">
                             <div class="toolbar">
@@ -83,6 +112,7 @@ pub fn Case(id: DocumentId) -> impl IntoView {
                                 }).collect_view()}</ol> }.into_any()
                             }}
                         </section>
+                        <History id=id view=view.clone() forms=forms/>
                         <section aria-labelledby="agreements-h">
                             <h2 id="agreements-h">{t(T::Agreements)}</h2>
                             {if view.agreements.is_empty() {
@@ -102,17 +132,25 @@ pub fn Case(id: DocumentId) -> impl IntoView {
 
 /// The address, and when two were entered at once, both side by side with who wrote each.
 #[component]
-fn Address(id: DocumentId, view: CaseView) -> impl IntoView {
-    let editing = RwSignal::new(None::<String>);
-    let status = RwSignal::new(view.address_status);
-    let error = RwSignal::new(None::<String>);
+fn Address(id: DocumentId, view: CaseView, forms: Forms) -> impl IntoView {
+    let (open, draft, status, error) = (
+        forms.address_open,
+        forms.address_draft,
+        forms.address_status,
+        forms.error,
+    );
+    let recorded_status = view.address_status;
+    let edit = move |value: String| {
+        draft.set(value);
+        status.set(recorded_status);
+        open.set(true);
+    };
     let my_actor = app::read(|r| r.me.as_ref().map(app::Me::actor));
-    let save = move |address: String| {
-        let s = status.get_untracked();
+    let save = move |address: String, s: AddressStatus| {
         leptos::task::spawn_local(async move {
             match app::edit(id, move |tx| set_address(tx, address.trim(), s)).await {
                 Ok(()) => {
-                    editing.set(None);
+                    open.set(false);
                     error.set(None);
                 }
                 Err(e) => error.set(Some(e.to_string())),
@@ -156,25 +194,25 @@ fn Address(id: DocumentId, view: CaseView) -> impl IntoView {
                             <div class="alternative">
                                 <p class="value">{value.value.clone()}</p>
                                 <p class="writer">{format!("{} {}", t(T::WrittenBy), writer(&value.actor))}</p>
-                                <button class="primary" on:click=move |_| save(chosen.clone())>{t(T::Choose)}</button>
-                                <button on:click=move |_| editing.set(Some(edited.clone()))>{t(T::EditValue)}</button>
+                                <button class="primary" on:click=move |_| save(chosen.clone(), recorded_status)>{t(T::Choose)}</button>
+                                <button on:click=move |_| edit(edited.clone())>{t(T::EditValue)}</button>
                             </div>
                         }
                     }).collect_view()}
                 </div>
             </div>
         })}
-        {move || match editing.get() {
-            None => view! {
+        {move || if !open.get() {
+            view! {
                 <button on:click={
                     let current = current.clone();
-                    move |_| editing.set(Some(current.clone()))
+                    move |_| edit(current.clone())
                 }>{t(T::ChangeAddress)}</button>
-            }.into_any(),
-            Some(value) => {
-                let draft = RwSignal::new(value);
+            }.into_any()
+        } else {
+            {
                 view! {
-                    <form class="card" on:submit=move |ev| { ev.prevent_default(); save(draft.get_untracked()); }>
+                    <form class="card" on:submit=move |ev| { ev.prevent_default(); save(draft.get_untracked(), status.get_untracked()); }>
                         <label for="address">{t(T::Address)}</label>
                         <input id="address" prop:value=move || draft.get() on:input=move |ev| draft.set(event_target_value(&ev))/>
                         <label for="address-status">{t(T::AddressStatus)}</label>
@@ -186,12 +224,82 @@ fn Address(id: DocumentId, view: CaseView) -> impl IntoView {
                             }).collect_view()}
                         </select>
                         <button type="submit" class="primary">{t(T::Save)}</button>
-                        <button type="button" on:click=move |_| editing.set(None)>{t(T::Cancel)}</button>
+                        <button type="button" on:click=move |_| open.set(false)>{t(T::Cancel)}</button>
                     </form>
                 }.into_any()
             }
         }}
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
+    }
+}
+
+fn field_text(field: &str) -> String {
+    let parts: Vec<&str> = field.split('.').collect();
+    match parts.as_slice() {
+        ["household", "address"] => t(T::Address).to_owned(),
+        ["household", "addressStatus"] => t(T::AddressStatus).to_owned(),
+        ["household", "label"] => t(T::Label).to_owned(),
+        ["visits", _, "observations", theme] => Theme::parse(theme).map_or_else(
+            || (*theme).to_owned(),
+            |th| format!("{} · {}", t(T::Visit), super::visit::theme_text(th)),
+        ),
+        ["visits", _, "review", ..] => t(T::ReviewComment).to_owned(),
+        ["visits", _, rest @ ..] => format!("{} · {}", t(T::Visit), rest.join(".")),
+        ["members", ..] => t(T::Members).to_owned(),
+        ["agreements", ..] => t(T::Agreements).to_owned(),
+        _ => field.to_owned(),
+    }
+}
+
+/// Who changed what, when, from the record's own change history, newest first.
+/// Computed when opened: it walks every change of the record.
+#[component]
+fn History(id: DocumentId, view: CaseView, forms: Forms) -> impl IntoView {
+    let open = forms.history_open;
+    let my_actor = app::read(|r| r.me.as_ref().map(app::Me::actor));
+    let writer = move |actor: &automerge::ActorId| -> String {
+        if Some(actor) == my_actor.as_ref() {
+            return t(T::You).to_owned();
+        }
+        match view.writer(actor) {
+            Some((handle, organisation)) => format!("{handle} ({organisation})"),
+            None => t(T::OtherDevice).to_owned(),
+        }
+    };
+    let list = move || {
+        let entries = app::read(|r| r.docs.get(&id).map(|l| history(&l.doc))).unwrap_or_default();
+        let writer = writer.clone();
+        view! {
+            <ol data-testid="history" class="history">
+                {entries.iter().rev().filter(|e| !e.edits.is_empty()).map(|entry| {
+                    let when = if entry.time_ms > 0 { format_time(entry.time_ms) } else { String::new() };
+                    view! {
+                        <li>
+                            <p class="who">{format!("{when} · {}", writer(&entry.actor))}</p>
+                            <ul>
+                                {entry.edits.iter().filter(|e| e.after.as_deref() != Some("…") || e.before.is_some()).map(|e| view! {
+                                    <li>
+                                        <strong>{field_text(&e.field)}</strong>": "
+                                        {e.before.clone().map(|b| view! { <del>{b}</del>" → " })}
+                                        <ins>{e.after.clone().unwrap_or_else(|| t(T::Removed).to_owned())}</ins>
+                                        {e.settles_conflict.then(|| view! { " " <span class="badge">{t(T::ConflictSettled)}</span> })}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </li>
+                    }
+                }).collect_view()}
+            </ol>
+        }
+    };
+    view! {
+        <section aria-labelledby="history-h">
+            <h2 id="history-h">{t(T::History)}</h2>
+            <button aria-expanded=move || open.get().to_string() on:click=move |_| open.update(|o| *o = !*o)>
+                {move || if open.get() { t(T::HideHistory) } else { t(T::ShowHistory) }}
+            </button>
+            {move || open.get().then(list.clone())}
+        </section>
     }
 }
 
@@ -206,12 +314,14 @@ pub fn role_text(role: MemberRole) -> &'static str {
 
 /// Adds a member of the household: name, birth date (optional) and place in the household.
 #[component]
-fn AddMember(id: DocumentId) -> impl IntoView {
-    let open = RwSignal::new(false);
-    let name = RwSignal::new(String::new());
-    let birth = RwSignal::new(String::new());
-    let role = RwSignal::new(MemberRole::Child);
-    let error = RwSignal::new(None::<String>);
+fn AddMember(id: DocumentId, forms: Forms) -> impl IntoView {
+    let (open, name, birth, role, error) = (
+        forms.member_open,
+        forms.member_name,
+        forms.member_birth,
+        forms.member_role,
+        forms.error,
+    );
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (n, b, r) = (
