@@ -12,4 +12,5 @@ mod identity;
 mod interop;
 mod operations;
 mod quarantine;
+mod scale_out;
 mod support;

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant};
 
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash};
 use tokio::sync::{Mutex, Notify, mpsc};
 use veldwerk_core::DocumentId;
 use veldwerk_core::case::{CaseProjection, CaseRecord};
@@ -22,8 +22,8 @@ use veldwerk_core::session::SyncSession;
 use crate::metrics::Metrics;
 use crate::now_ms;
 use crate::store::{
-    AuditEntry, ChangeBatch, NewCaseRecord, NewChange, Principal, QuarantinedChange, Store,
-    StoreError,
+    AuditEntry, ChangeBatch, DocumentNews, DocumentWrite, NewCaseRecord, NewChange, Principal,
+    QuarantinedChange, Store, StoreError,
 };
 
 /// After this many refused changes in one sync message, the rest are refused unjudged.
@@ -115,6 +115,9 @@ pub struct LiveDoc {
     peers: HashMap<ConnectionId, DocPeer>,
     last_used: Instant,
     logged_changes: usize,
+    /// The highest change `seq` of the store this holds: everything logged up
+    /// to it is in `doc`. Other nodes' commits come after it.
+    loaded_seq: i64,
 }
 
 type Slot = Arc<Mutex<Option<LiveDoc>>>;
@@ -193,6 +196,24 @@ impl DocRegistry {
             return Ok(false);
         };
         live.last_used = Instant::now();
+        // A message that carries changes may lead to a commit: take the
+        // document's write lock first and catch up with whatever other nodes
+        // committed, so the new changes are judged against all of it.
+        let mut write = if message.changes.iter().next().is_some() {
+            let mut write = self
+                .store
+                .begin_document_write(&id.to_string())
+                .await
+                .map_err(SyncRefusal::Storage)?;
+            let news = write
+                .news(live.loaded_seq)
+                .await
+                .map_err(SyncRefusal::Storage)?;
+            live.absorb(news).map_err(SyncRefusal::Load)?;
+            Some(write)
+        } else {
+            None
+        };
         let peer = live
             .peers
             .entry(from.connection)
@@ -210,10 +231,13 @@ impl DocRegistry {
             return Err(SyncRefusal::Automerge(e.to_string()));
         }
         let new_changes = live.doc.get_changes(&before);
-        if !new_changes.is_empty() {
+        if let Some(mut write) = write.take()
+            && !new_changes.is_empty()
+        {
             let verdict = match self
                 .check(
                     &mut from,
+                    Some(&mut write),
                     &live.doc,
                     &before,
                     new_changes,
@@ -232,13 +256,18 @@ impl DocRegistry {
                 }
             };
             let batch = batch(id, from.principal, live.case_id, live.compartment, &verdict);
-            if let Err(e) = self.store.commit_batch(&batch, now_ms()).await {
-                Metrics::inc(&self.metrics.store_errors_total);
-                live.rewind(&before);
-                if let Some(peer) = live.peers.get_mut(&from.connection) {
-                    peer.session.reset();
+            match write.commit(&batch, &self.server_peer, now_ms()).await {
+                Ok(last_seq) => {
+                    live.loaded_seq = live.loaded_seq.max(last_seq.unwrap_or(0));
                 }
-                return Err(SyncRefusal::Storage(e));
+                Err(e) => {
+                    Metrics::inc(&self.metrics.store_errors_total);
+                    live.rewind(&before);
+                    if let Some(peer) = live.peers.get_mut(&from.connection) {
+                        peer.session.reset();
+                    }
+                    return Err(SyncRefusal::Storage(e));
+                }
             }
             from.own_actors.extend(verdict.bind_actors.iter().cloned());
             Metrics::add(&self.metrics.changes_stored_total, verdict.accepted.len());
@@ -313,6 +342,7 @@ impl DocRegistry {
         let verdict = self
             .check(
                 &mut from,
+                None,
                 &pending.doc,
                 &[],
                 changes,
@@ -356,10 +386,14 @@ impl DocRegistry {
             directing_org_id: directing_org(from.principal),
             batch: batch(id, from.principal, None, Compartment::General, &verdict),
         };
-        let case_id = self.store.create_case(&record, now).await.map_err(|e| {
-            Metrics::inc(&self.metrics.store_errors_total);
-            SyncRefusal::Storage(e)
-        })?;
+        let (case_id, last_seq) =
+            self.store
+                .create_case_logged(&record, now)
+                .await
+                .map_err(|e| {
+                    Metrics::inc(&self.metrics.store_errors_total);
+                    SyncRefusal::Storage(e)
+                })?;
         from.own_actors.extend(verdict.bind_actors.iter().cloned());
         Metrics::inc(&self.metrics.cases_created_total);
         Metrics::add(&self.metrics.changes_stored_total, verdict.accepted.len());
@@ -374,6 +408,7 @@ impl DocRegistry {
             peers: HashMap::new(),
             last_used: Instant::now(),
             logged_changes: verdict.accepted.len(),
+            loaded_seq: last_seq,
         });
         live.peers.insert(
             from.connection,
@@ -477,8 +512,9 @@ impl DocRegistry {
             }
             None => Automerge::new(),
         };
-        for change in &stored.changes {
-            doc.load_incremental(change)
+        // All logged changes in one call: automerge applies them as one batch.
+        if !stored.changes.is_empty() {
+            doc.load_incremental(&stored.changes.concat())
                 .map_err(|e| SyncRefusal::Load(e.to_string()))?;
         }
         Ok(Some(LiveDoc {
@@ -488,16 +524,60 @@ impl DocRegistry {
             peers: HashMap::new(),
             last_used: Instant::now(),
             logged_changes: stored.changes.len(),
+            loaded_seq: stored.last_seq,
         }))
+    }
+
+    /// The documents loaded on this node.
+    pub fn loaded_ids(&self) -> Vec<DocumentId> {
+        self.slots
+            .lock()
+            .map(|s| s.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Brings a loaded document up to date with what other nodes committed,
+    /// and sends its peers what they lack. Does nothing for a document this
+    /// node has not loaded: it will read the store when it loads it.
+    pub async fn catch_up(&self, id: DocumentId) {
+        let Some(slot) = self.slots.lock().ok().and_then(|s| s.get(&id).cloned()) else {
+            return;
+        };
+        let mut guard = slot.lock().await;
+        let Some(live) = guard.as_mut() else { return };
+        let news = match self
+            .store
+            .document_news(&id.to_string(), live.loaded_seq)
+            .await
+        {
+            Ok(news) => news,
+            Err(e) => {
+                Metrics::inc(&self.metrics.store_errors_total);
+                tracing::warn!(document = %id, error = %e, "could not catch up with other nodes");
+                return;
+            }
+        };
+        if news.is_empty() {
+            return;
+        }
+        if let Err(e) = live.absorb(news) {
+            // Keep what we have; the next commit catches up under the lock.
+            tracing::error!(document = %id, error = %e, "could not apply other nodes' changes");
+            return;
+        }
+        Metrics::inc(&self.metrics.documents_caught_up_total);
+        self.broadcast(id, live);
     }
 
     /// Checks new changes: each must come from an actor id bound to the
     /// sender's device (or not yet bound), and the document must stay a valid
     /// case record. The common case costs one validation; when something is
     /// refused, the changes are replayed one by one to keep all the good ones.
+    #[allow(clippy::too_many_arguments)]
     async fn check(
         &self,
         from: &mut Sender<'_>,
+        mut write: Option<&mut DocumentWrite>,
         doc: &Automerge,
         before: &[ChangeHash],
         changes: Vec<Change>,
@@ -511,12 +591,11 @@ impl DocRegistry {
             if from.own_actors.contains(&actor) || bind_actors.contains(&actor) {
                 continue;
             }
-            match self
-                .store
-                .actor_device(&actor)
-                .await
-                .map_err(SyncRefusal::Storage)?
-            {
+            let device = match write.as_deref_mut() {
+                Some(write) => write.actor_device(&actor).await,
+                None => self.store.actor_device(&actor).await,
+            };
+            match device.map_err(SyncRefusal::Storage)? {
                 Some(device) if device == from.principal.device_id => {
                     from.own_actors.insert(actor);
                 }
@@ -619,18 +698,14 @@ impl DocRegistry {
     }
 
     async fn compact(&self, id: DocumentId, live: &mut LiveDoc) {
-        let document_id = id.to_string();
         let result = async {
-            let logged = self.store.logged_change_hashes(&document_id).await?;
-            let covered: Vec<String> = logged
-                .into_iter()
-                .filter(|hash| {
-                    hash.parse::<ChangeHash>()
-                        .is_ok_and(|h| live.doc.get_change_by_hash(&h).is_some())
-                })
-                .collect();
-            self.store
-                .compact(&document_id, &live.doc.save(), &covered, now_ms())
+            // Under the document's write lock and caught up, every change
+            // logged up to `loaded_seq` is in the snapshot.
+            let mut write = self.store.begin_document_write(&id.to_string()).await?;
+            let news = write.news(live.loaded_seq).await?;
+            live.absorb(news).map_err(StoreError::Corrupt)?;
+            write
+                .compact(&live.doc.save(), live.loaded_seq, now_ms())
                 .await
         }
         .await;
@@ -671,6 +746,24 @@ fn judge(
 }
 
 impl LiveDoc {
+    /// Adds what other nodes committed (see `Store::document_news`).
+    fn absorb(&mut self, news: DocumentNews) -> Result<(), String> {
+        if let Some(snapshot) = &news.snapshot {
+            self.doc
+                .load_incremental(snapshot)
+                .map_err(|e| e.to_string())?;
+            self.logged_changes = 0;
+        }
+        if !news.changes.is_empty() {
+            self.doc
+                .load_incremental(&news.changes.concat())
+                .map_err(|e| e.to_string())?;
+            self.logged_changes += news.changes.len();
+        }
+        self.loaded_seq = self.loaded_seq.max(news.last_seq);
+        Ok(())
+    }
+
     /// Drops whatever was applied after `heads`: it was never stored.
     fn rewind(&mut self, heads: &[ChangeHash]) {
         match self.doc.fork_at(heads) {
