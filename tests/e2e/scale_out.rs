@@ -12,8 +12,9 @@ use veldwerk_core::case::{
 };
 use veldwerk_core::identity::{OrganisationKind, Role};
 
-use crate::support::client::PATIENCE;
+use crate::support::client::{LinkEnd, PATIENCE};
 use crate::support::{Db, Link, Tablet, TestServer, TestUser};
+use veldwerk_core::protocol::Message;
 
 const ORG: &str = "Gemeente Twee";
 
@@ -38,6 +39,8 @@ on_postgres!(
     rules_on_one_node_see_what_the_other_committed,
     a_node_catches_up_after_the_other_compacted,
     a_node_that_lost_its_feed_catches_up,
+    a_revocation_through_one_node_closes_connections_on_the_other,
+    leaving_the_team_through_one_node_ends_access_on_the_other,
 );
 
 fn visit(id: &str, author: &str) -> NewVisit {
@@ -61,12 +64,33 @@ fn has_visit(id: &str) -> impl Fn(&mut AutoCommit) -> bool + '_ {
     }
 }
 
-/// Two nodes on one new database.
+/// Two nodes on one new database, both following the other.
 async fn two_nodes(db: Db, compact_after: usize) -> (TestServer, TestServer) {
     let url = db.url.clone();
     let one = TestServer::start_with(db, |c| c.compact_after = compact_after).await;
     let two = TestServer::start_with(Db::at(&url), |c| c.compact_after = compact_after).await;
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while listeners(&mut admin).await < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nodes never listened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     (one, two)
+}
+
+/// How many database sessions of nodes listen for the others.
+async fn listeners(admin: &mut sqlx::PgConnection) -> i64 {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_one(admin)
+    .await
+    .unwrap();
+    count
 }
 
 /// A tablet of `user` that fetched `id` through `node`, and its open link.
@@ -335,23 +359,6 @@ pub mod bodies {
 
         // Cut every node's feed, as a database restart or a network fault would.
         let mut admin = sqlx::PgConnection::connect(&one.db.url).await.unwrap();
-        let listening = "SELECT pid FROM pg_stat_activity \
-                         WHERE datname = current_database() AND query LIKE 'LISTEN%'";
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let pids: Vec<(i32,)> = sqlx::query_as(listening)
-                .fetch_all(&mut admin)
-                .await
-                .unwrap();
-            if pids.len() >= 2 {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "nodes never listened"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
         let (cut,): (i64,) = sqlx::query_as(
             "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
              WHERE datname = current_database() AND query LIKE 'LISTEN%'",
@@ -370,5 +377,96 @@ pub mod bodies {
             .hear_until(id, bo_tablet.doc(id), has_visit("na-onderbreking"))
             .await
             .expect("node 2 reopens its feed and catches up");
+    }
+
+    pub async fn a_revocation_through_one_node_closes_connections_on_the_other(db: Db) {
+        let (one, two) = two_nodes(db, 256).await;
+        let worker = one
+            .user(
+                ORG,
+                OrganisationKind::Municipality,
+                "rik",
+                Role::FieldWorker,
+            )
+            .await;
+        let supervisor = one
+            .user(
+                ORG,
+                OrganisationKind::Municipality,
+                "sara",
+                Role::Supervisor,
+            )
+            .await;
+        let id = one.create_case(&worker, "Familie Ingetrokken").await;
+        let (_tablet, mut link) = open(&two, &worker, id).await;
+
+        let response = reqwest::Client::new()
+            .post(one.http(&format!(
+                "/api/devices/{}/revoke",
+                worker.principal.device_id
+            )))
+            .bearer_auth(&supervisor.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+
+        // The connection open on node 2 is told to wipe and closed.
+        let error = link.next_error().await.expect("told before the close");
+        assert!(error.starts_with("device-revoked"), "{error}");
+        match link.next().await {
+            Err(LinkEnd::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4403),
+            other => panic!("expected close 4403, got {other:?}"),
+        }
+    }
+
+    pub async fn leaving_the_team_through_one_node_ends_access_on_the_other(db: Db) {
+        let (one, two) = two_nodes(db, 256).await;
+        let director = one
+            .user(
+                ORG,
+                OrganisationKind::Municipality,
+                "dirk",
+                Role::CaseDirector,
+            )
+            .await;
+        let partner = one
+            .user(
+                "Jeugdzorg Zuid",
+                OrganisationKind::YouthCare,
+                "jip",
+                Role::FieldWorker,
+            )
+            .await;
+        let id = one.create_case(&director, "Familie Wissel").await;
+        let team = |change: serde_json::Value| {
+            let url = one.http(&format!("/api/cases/{id}/team"));
+            let token = director.token.clone();
+            async move {
+                let response = reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&change)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+            }
+        };
+        team(serde_json::json!({ "add": "Jeugdzorg Zuid" })).await;
+        let (_tablet, mut link) = open(&two, &partner, id).await;
+
+        team(serde_json::json!({ "remove": "Jeugdzorg Zuid" })).await;
+        // The connection open on node 2 is told the document is no longer available.
+        loop {
+            match link.next().await.expect("told") {
+                Message::DocUnavailable { document_id, .. } => {
+                    assert_eq!(document_id, id.to_string());
+                    break;
+                }
+                _ => continue,
+            }
+        }
+        assert!(matches!(link.fetch(id).await, Err(LinkEnd::Unavailable(_))));
     }
 }

@@ -133,8 +133,11 @@ macro_rules! read_news {
     }};
 }
 
-/// The PostgreSQL channel on which a commit names its document.
+/// The PostgreSQL channel on which nodes tell each other what they did:
+/// payloads are `<origin node> <topic> <subject>`.
 const CHANGE_CHANNEL: &str = "veldwerk_changes";
+/// The topic of a commit to a document; the subject is its id.
+const CHANGE_TOPIC: &str = "change";
 
 /// A write to one stored document: see [`Store::begin_document_write`].
 pub struct DocumentWrite {
@@ -205,7 +208,7 @@ impl DocumentWrite {
                     // Delivered to listeners when (and only if) this commits.
                     sqlx::query("SELECT pg_notify($1, $2)")
                         .bind(CHANGE_CHANNEL)
-                        .bind(format!("{origin} {}", self.document_id))
+                        .bind(format!("{origin} {CHANGE_TOPIC} {}", self.document_id))
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -254,6 +257,12 @@ impl DocumentWrite {
 pub enum FeedEvent {
     /// A node (`origin`, its peer id) committed changes to a document.
     Changed { origin: String, document_id: String },
+    /// A node announced something else (see [`Store::announce`]).
+    Announced {
+        origin: String,
+        topic: String,
+        subject: String,
+    },
     /// The feed's connection was lost and is back: anything may have been
     /// missed in between.
     Resumed,
@@ -271,10 +280,22 @@ impl ChangeFeed {
             match self.listener.try_recv().await? {
                 None => return Ok(FeedEvent::Resumed),
                 Some(notification) => {
-                    if let Some((origin, document_id)) = notification.payload().split_once(' ') {
-                        return Ok(FeedEvent::Changed {
-                            origin: origin.to_owned(),
-                            document_id: document_id.to_owned(),
+                    let mut parts = notification.payload().splitn(3, ' ');
+                    if let (Some(origin), Some(topic), Some(subject)) =
+                        (parts.next(), parts.next(), parts.next())
+                    {
+                        let origin = origin.to_owned();
+                        return Ok(if topic == CHANGE_TOPIC {
+                            FeedEvent::Changed {
+                                origin,
+                                document_id: subject.to_owned(),
+                            }
+                        } else {
+                            FeedEvent::Announced {
+                                origin,
+                                topic: topic.to_owned(),
+                                subject: subject.to_owned(),
+                            }
                         });
                     }
                 }
@@ -916,6 +937,20 @@ impl Store {
             document_id: document_id.to_owned(),
             inner,
         })
+    }
+
+    /// Tells the other nodes on this database about something (`topic`,
+    /// `subject`: no spaces in the topic) after it was committed. Does
+    /// nothing on SQLite, where there are no other nodes.
+    pub async fn announce(&self, origin: &str, topic: &str, subject: &str) -> Result<()> {
+        if let Backend::Postgres(pool) = &self.backend {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANGE_CHANNEL)
+                .bind(format!("{origin} {topic} {subject}"))
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Notifications of documents changed by other nodes; `None` on SQLite,
