@@ -155,6 +155,9 @@ pub(crate) use append_audit;
 impl Store {
     /// Appends entries to the audit log in their own transaction.
     pub async fn audit(&self, entries: &[AuditEntry], now: i64) -> Result<()> {
+        if let Some(group) = &self.group {
+            return group.audit(entries.to_vec(), now).await;
+        }
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             append_audit!(tx, entries, now);

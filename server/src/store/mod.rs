@@ -31,6 +31,8 @@ enum Backend {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// SQLite's one writer of change batches and audit entries (see `group.rs`).
+    group: Option<group::GroupCommit>,
 }
 
 macro_rules! with_pool {
@@ -146,7 +148,10 @@ pub struct DocumentWrite {
 }
 
 enum WriteInner {
-    Sqlite(SqlitePool),
+    Sqlite {
+        pool: SqlitePool,
+        group: Option<group::GroupCommit>,
+    },
     Postgres {
         tx: sqlx::Transaction<'static, sqlx::Postgres>,
         snapshot_seq: i64,
@@ -158,7 +163,7 @@ impl DocumentWrite {
     /// took the lock. Always empty on SQLite (one node).
     pub async fn news(&mut self, after_seq: i64) -> Result<DocumentNews> {
         match &mut self.inner {
-            WriteInner::Sqlite(_) => Ok(DocumentNews {
+            WriteInner::Sqlite { .. } => Ok(DocumentNews {
                 last_seq: after_seq,
                 ..DocumentNews::default()
             }),
@@ -176,7 +181,7 @@ impl DocumentWrite {
     pub async fn actor_device(&mut self, actor_id: &str) -> Result<Option<i64>> {
         const SQL: &str = "SELECT device_id FROM actors WHERE actor_id = $1";
         let row: Option<(i64,)> = match &mut self.inner {
-            WriteInner::Sqlite(pool) => {
+            WriteInner::Sqlite { pool, .. } => {
                 sqlx::query_as(SQL)
                     .bind(actor_id)
                     .fetch_optional(&*pool)
@@ -196,7 +201,10 @@ impl DocumentWrite {
     /// nodes (`origin` names this one). Returns the highest `seq` logged.
     pub async fn commit(self, batch: &ChangeBatch, origin: &str, now: i64) -> Result<Option<i64>> {
         match self.inner {
-            WriteInner::Sqlite(pool) => {
+            WriteInner::Sqlite {
+                group: Some(group), ..
+            } => group.batch(batch.clone(), now).await,
+            WriteInner::Sqlite { pool, group: None } => {
                 let mut tx = pool.begin().await?;
                 let last_seq = write_batch!(tx, batch, now);
                 tx.commit().await?;
@@ -242,7 +250,7 @@ impl DocumentWrite {
             }};
         }
         match self.inner {
-            WriteInner::Sqlite(pool) => {
+            WriteInner::Sqlite { pool, .. } => {
                 let mut tx = pool.begin().await?;
                 compact_in!(tx);
             }
@@ -540,6 +548,7 @@ fn principal(row: PrincipalRow) -> Result<Principal> {
 }
 
 mod audit;
+mod group;
 mod identity;
 
 pub use audit::{AuditEntry, AuditRecord};
@@ -586,7 +595,11 @@ impl Store {
                 "database URL must start with sqlite: or postgres:".into(),
             ));
         };
-        Ok(Self { backend })
+        let group = match &backend {
+            Backend::Sqlite(pool) => Some(group::GroupCommit::start(pool.clone())),
+            Backend::Postgres(_) => None,
+        };
+        Ok(Self { backend, group })
     }
 
     /// Which backend this is, for logs and metrics.
@@ -920,7 +933,10 @@ impl Store {
         let inner = match &self.backend {
             // One node per SQLite database: the document's mutex in the
             // registry already serialises its writes.
-            Backend::Sqlite(pool) => WriteInner::Sqlite(pool.clone()),
+            Backend::Sqlite(pool) => WriteInner::Sqlite {
+                pool: pool.clone(),
+                group: self.group.clone(),
+            },
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 let row: Option<(i64,)> = sqlx::query_as(
