@@ -79,13 +79,30 @@ macro_rules! write_batch {
                 .bind(&projection.label).bind(projection.address_status.as_str())
                 .bind(projection.last_visit_ms).bind(now).bind(&batch.document_id)
                 .execute(&mut *$tx).await?;
-            sqlx::query("DELETE FROM visits WHERE document_id = $1")
-                .bind(&batch.document_id).execute(&mut *$tx).await?;
-            for visit in &projection.visits {
+            let (rows, gone): (Vec<&veldwerk_core::case::VisitRow>, Vec<&String>) = match &batch.changed_visits {
+                None => {
+                    sqlx::query("DELETE FROM visits WHERE document_id = $1")
+                        .bind(&batch.document_id).execute(&mut *$tx).await?;
+                    (projection.visits.iter().collect(), Vec::new())
+                }
+                Some(changed) => {
+                    let rows: Vec<_> = projection.visits.iter().filter(|v| changed.contains(&v.id)).collect();
+                    let gone = changed.iter().filter(|id| !rows.iter().any(|v| &v.id == *id)).collect();
+                    (rows, gone)
+                }
+            };
+            for id in gone {
+                sqlx::query("DELETE FROM visits WHERE document_id = $1 AND visit_id = $2")
+                    .bind(&batch.document_id).bind(id).execute(&mut *$tx).await?;
+            }
+            for visit in rows {
                 let themes: Vec<&str> = visit.themes.iter().map(|t| t.as_str()).collect();
                 sqlx::query(
                     "INSERT INTO visits (document_id, visit_id, at, author, organisation, kind, status, review_status, themes) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (document_id, visit_id) DO UPDATE SET at = excluded.at, author = excluded.author, \
+                     organisation = excluded.organisation, kind = excluded.kind, status = excluded.status, \
+                     review_status = excluded.review_status, themes = excluded.themes")
                     .bind(&batch.document_id).bind(&visit.id).bind(visit.at_ms).bind(&visit.author)
                     .bind(&visit.organisation).bind(visit.kind.as_str()).bind(visit.status.as_str())
                     .bind(visit.review.map(|r| r.as_str())).bind(themes.join(","))
@@ -453,6 +470,9 @@ pub struct ChangeBatch {
     pub bind_actors: Vec<String>,
     /// The document's projection after the changes, when they were accepted.
     pub projection: Option<CaseProjection>,
+    /// The only visits whose rows may have changed, when that is known;
+    /// otherwise every visit row of the document is rewritten.
+    pub changed_visits: Option<Vec<String>>,
     /// What the audit log records of this batch (no content).
     pub audit: Vec<AuditEntry>,
 }

@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use automerge::{Automerge, Change, ChangeHash};
 use tokio::sync::{Mutex, Notify, mpsc};
 use veldwerk_core::DocumentId;
-use veldwerk_core::case::{CaseProjection, CaseRecord};
+use veldwerk_core::case::{CaseProjection, CaseRecord, Touched};
 use veldwerk_core::identity::{Compartment, Standing};
 use veldwerk_core::protocol::{Message, PeerId};
-use veldwerk_core::rules::{self, Writer};
+use veldwerk_core::rules::{self, DiffDoc, Writer};
 use veldwerk_core::session::SyncSession;
 
 use crate::metrics::Metrics;
@@ -118,6 +118,9 @@ pub struct LiveDoc {
     /// The highest change `seq` of the store this holds: everything logged up
     /// to it is in `doc`. Other nodes' commits come after it.
     loaded_seq: i64,
+    /// The validated projection of `doc` as it is, when known: new changes
+    /// are then validated by what they touch, not by the whole record.
+    projection: Option<CaseProjection>,
 }
 
 type Slot = Arc<Mutex<Option<LiveDoc>>>;
@@ -146,6 +149,8 @@ struct Verdict {
     /// The document holding only the accepted changes, when some were refused.
     rebuilt: Option<Automerge>,
     projection: Option<CaseProjection>,
+    /// The visits the accepted changes touched, when known (else all).
+    changed_visits: Option<Vec<String>>,
 }
 
 impl DocRegistry {
@@ -238,6 +243,7 @@ impl DocRegistry {
                 .check(
                     &mut from,
                     Some(&mut write),
+                    live.projection.as_ref(),
                     &live.doc,
                     &before,
                     new_changes,
@@ -276,6 +282,7 @@ impl DocRegistry {
                 verdict.quarantined.len(),
             );
             live.logged_changes += verdict.accepted.len();
+            live.projection = verdict.projection;
             if let Some(clean) = verdict.rebuilt {
                 live.doc = clean;
                 if let Some(peer) = live.peers.get_mut(&from.connection) {
@@ -343,6 +350,7 @@ impl DocRegistry {
             .check(
                 &mut from,
                 None,
+                None,
                 &pending.doc,
                 &[],
                 changes,
@@ -366,6 +374,7 @@ impl DocRegistry {
                 bind_actors: Vec::new(),
                 rebuilt: None,
                 projection: None,
+                changed_visits: None,
             };
             let batch = batch(id, from.principal, None, Compartment::General, &refused);
             self.store
@@ -409,6 +418,7 @@ impl DocRegistry {
             last_used: Instant::now(),
             logged_changes: verdict.accepted.len(),
             loaded_seq: last_seq,
+            projection: verdict.projection.clone(),
         });
         live.peers.insert(
             from.connection,
@@ -525,6 +535,7 @@ impl DocRegistry {
             last_used: Instant::now(),
             logged_changes: stored.changes.len(),
             loaded_seq: stored.last_seq,
+            projection: None,
         }))
     }
 
@@ -578,6 +589,7 @@ impl DocRegistry {
         &self,
         from: &mut Sender<'_>,
         mut write: Option<&mut DocumentWrite>,
+        previous: Option<&CaseProjection>,
         doc: &Automerge,
         before: &[ChangeHash],
         changes: Vec<Change>,
@@ -610,14 +622,15 @@ impl DocRegistry {
         }
 
         if actor_refusals.is_empty()
-            && let Ok(projection) = judge(doc, before, compartment, from.principal, standing)
+            && let Ok(judged) = judge(doc, before, compartment, from.principal, standing, previous)
         {
             return Ok(Verdict {
                 accepted: changes,
                 quarantined: Vec::new(),
                 bind_actors,
                 rebuilt: None,
-                projection,
+                projection: judged.projection,
+                changed_visits: judged.changed_visits,
             });
         }
 
@@ -641,7 +654,7 @@ impl DocRegistry {
                 clean
                     .apply_changes([change.clone()])
                     .map_err(|e| SyncRefusal::Automerge(e.to_string()))?;
-                match judge(&clean, &heads, compartment, from.principal, standing) {
+                match judge(&clean, &heads, compartment, from.principal, standing, None) {
                     Ok(_) => None,
                     Err(reason) => {
                         clean = clean
@@ -674,6 +687,7 @@ impl DocRegistry {
             bind_actors,
             rebuilt: Some(clean),
             projection,
+            changed_visits: None,
         })
     }
 
@@ -719,15 +733,24 @@ impl DocRegistry {
     }
 }
 
+/// What judging found: the projection of a general record, and which visits
+/// changed when that is known.
+struct Judged {
+    projection: Option<CaseProjection>,
+    changed_visits: Option<Vec<String>>,
+}
+
 /// Checks the changes from `before` to the document's heads against the write
-/// rules and the schema of its compartment; the projection of a general record.
+/// rules and the schema of its compartment. Given the projection at `before`
+/// (`previous`), a general record is validated by what the changes touched.
 fn judge(
     doc: &Automerge,
     before: &[ChangeHash],
     compartment: Compartment,
     principal: &Principal,
     standing: Standing,
-) -> Result<Option<CaseProjection>, String> {
+    previous: Option<&CaseProjection>,
+) -> Result<Judged, String> {
     let writer = Writer {
         handle: &principal.handle,
         organisation: &principal.organisation,
@@ -735,19 +758,40 @@ fn judge(
         role: principal.role,
         standing,
     };
-    rules::check(doc, before, &doc.get_heads(), compartment, &writer)
+    let paths = doc.changed_paths(before, &doc.get_heads());
+    rules::check_paths(doc, before, &paths, compartment, &writer)
         .map_err(|e| format!("the write rules forbid it: {e}"))?;
     let record = CaseRecord::new(doc);
-    match compartment {
-        Compartment::General => record.project().map(Some),
-        Compartment::Restricted => record.validate_restricted().map(|()| None),
+    let broken = |e| format!("the case record would break a rule: {e}");
+    match (compartment, previous) {
+        (Compartment::General, Some(previous)) if !before.is_empty() => {
+            let touched = Touched::from_paths(&paths);
+            Ok(Judged {
+                projection: Some(record.project_changed(previous, &touched).map_err(broken)?),
+                changed_visits: touched.visit_ids(),
+            })
+        }
+        (Compartment::General, _) => Ok(Judged {
+            projection: Some(record.project().map_err(broken)?),
+            changed_visits: None,
+        }),
+        (Compartment::Restricted, _) => {
+            record.validate_restricted().map_err(broken)?;
+            Ok(Judged {
+                projection: None,
+                changed_visits: None,
+            })
+        }
     }
-    .map_err(|e| format!("the case record would break a rule: {e}"))
 }
 
 impl LiveDoc {
     /// Adds what other nodes committed (see `Store::document_news`).
     fn absorb(&mut self, news: DocumentNews) -> Result<(), String> {
+        if !news.is_empty() {
+            // Others' changes were not validated here against this projection.
+            self.projection = None;
+        }
         if let Some(snapshot) = &news.snapshot {
             self.doc
                 .load_incremental(snapshot)
@@ -829,6 +873,7 @@ fn batch(
         } else {
             verdict.projection.clone()
         },
+        changed_visits: verdict.changed_visits.clone(),
     }
 }
 
