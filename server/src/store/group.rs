@@ -2,10 +2,11 @@
 //! milliseconds on ordinary disks), and SQLite takes one writer at a time, so
 //! committing each sync message on its own caps the whole server at a few
 //! hundred commits a second however many documents are busy. One writer task
-//! instead takes every write waiting at that moment, applies each inside its
-//! own savepoint (a failing one is rolled back alone), commits them all with
-//! one fsync, and only then answers each: nothing is acknowledged before it
-//! is durable.
+//! instead takes every write waiting at that moment, applies them in one
+//! transaction, commits them all with one fsync, and only then answers each:
+//! nothing is acknowledged before it is durable. Should one write fail, the
+//! group is written again with each write in its own savepoint, so the
+//! failing one is rolled back alone.
 
 use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
@@ -81,28 +82,14 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
 }
 
 async fn commit_group(pool: &SqlitePool, jobs: Vec<Job>) {
-    let mut outcomes: Vec<Result<Option<i64>>> = Vec::with_capacity(jobs.len());
-    let committed: Result<()> = async {
-        let mut tx = pool.begin().await?;
-        for job in &jobs {
-            let mut savepoint = tx.begin().await?;
-            match write(&mut savepoint, &job.write, job.now).await {
-                Ok(seq) => {
-                    savepoint.commit().await?;
-                    outcomes.push(Ok(seq));
-                }
-                Err(e) => {
-                    savepoint.rollback().await?;
-                    outcomes.push(Err(e));
-                }
-            }
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-    .await;
-    match committed {
-        Ok(()) => {
+    // Most groups write cleanly: try the whole group in one go first, and
+    // only when a write fails, again with each write in its own savepoint.
+    let outcomes = match attempt(pool, &jobs, false).await {
+        Ok(outcomes) if outcomes.iter().all(Result::is_ok) => Ok(outcomes),
+        _ => attempt(pool, &jobs, true).await,
+    };
+    match outcomes {
+        Ok(outcomes) => {
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 let _ = job.done.send(outcome);
             }
@@ -115,6 +102,42 @@ async fn commit_group(pool: &SqlitePool, jobs: Vec<Job>) {
             }
         }
     }
+}
+
+/// Writes a group in one transaction. Without savepoints, the first failing
+/// write rolls everything back (its outcome is the only error returned).
+async fn attempt(
+    pool: &SqlitePool,
+    jobs: &[Job],
+    savepoints: bool,
+) -> Result<Vec<Result<Option<i64>>>> {
+    let mut outcomes: Vec<Result<Option<i64>>> = Vec::with_capacity(jobs.len());
+    let mut tx = pool.begin().await?;
+    for job in jobs {
+        if !savepoints {
+            match write(&mut tx, &job.write, job.now).await {
+                Ok(seq) => outcomes.push(Ok(seq)),
+                Err(e) => {
+                    tx.rollback().await?;
+                    return Ok(vec![Err(e)]);
+                }
+            }
+            continue;
+        }
+        let mut savepoint = tx.begin().await?;
+        match write(&mut savepoint, &job.write, job.now).await {
+            Ok(seq) => {
+                savepoint.commit().await?;
+                outcomes.push(Ok(seq));
+            }
+            Err(e) => {
+                savepoint.rollback().await?;
+                outcomes.push(Err(e));
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(outcomes)
 }
 
 async fn write(conn: &mut SqliteConnection, write: &Write, now: i64) -> Result<Option<i64>> {
