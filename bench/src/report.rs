@@ -13,10 +13,6 @@ pub enum Figure {
     Measured {
         value: f64,
     },
-    /// The server lacks the feature the workload measures.
-    NotSupported {
-        reason: String,
-    },
     /// The workload has no meaning for this server.
     NotApplicable {
         reason: String,
@@ -51,7 +47,6 @@ impl Figure {
     fn cell(&self, unit: Unit) -> String {
         match self {
             Figure::Measured { value } => unit.format(*value),
-            Figure::NotSupported { .. } => "not supported yet".into(),
             Figure::NotApplicable { .. } => "n/a".into(),
             Figure::Skipped { .. } => "skipped".into(),
             Figure::Failed { .. } => "FAILED".into(),
@@ -61,9 +56,7 @@ impl Figure {
     fn explanation(&self) -> Option<&str> {
         match self {
             Figure::Measured { .. } => None,
-            Figure::NotSupported { reason }
-            | Figure::NotApplicable { reason }
-            | Figure::Skipped { reason } => Some(reason),
+            Figure::NotApplicable { reason } | Figure::Skipped { reason } => Some(reason),
             Figure::Failed { error } => Some(error),
         }
     }
@@ -313,8 +306,8 @@ mod tests {
         let row = Row::new(
             "fan-out",
             Unit::Milliseconds,
-            Figure::NotSupported {
-                reason: "no fan-out".into(),
+            Figure::Skipped {
+                reason: "no PostgreSQL".into(),
             },
             Figure::NotApplicable {
                 reason: "no database".into(),
@@ -323,7 +316,7 @@ mod tests {
         );
         assert_eq!(row.ratio, None);
         assert_eq!(row.verdict, Verdict::NoTarget);
-        assert!(text_table(&[row], &[]).contains("not supported yet"));
+        assert!(text_table(&[row], &[]).contains("skipped"));
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! Restricted record: those who may read it add signals as themselves.
 //! Admins and auditors write no case content at all.
 
+use std::collections::HashMap;
+
 use automerge::{ChangeHash, ObjId, Prop, ROOT, ReadDoc, Value};
 
 use crate::identity::{Compartment, OrganisationKind, Role, Standing, may_read};
@@ -54,6 +56,20 @@ pub fn check<D: ReadDoc + DiffDoc>(
     compartment: Compartment,
     writer: &Writer<'_>,
 ) -> Result<(), RuleViolation> {
+    let paths = doc.changed_paths(before, after);
+    check_paths(doc, before, &paths, compartment, writer)
+}
+
+/// As [`check`], given the changed paths (`DiffDoc::changed_paths` from
+/// `before` to the document's current heads), for a caller that uses them
+/// for more than the rules.
+pub fn check_paths<D: ReadDoc>(
+    doc: &D,
+    before: &[ChangeHash],
+    paths: &[Vec<String>],
+    compartment: Compartment,
+    writer: &Writer<'_>,
+) -> Result<(), RuleViolation> {
     if !may_read(
         writer.role,
         writer.organisation_kind,
@@ -66,31 +82,37 @@ pub fn check<D: ReadDoc + DiffDoc>(
         ));
     }
     let creating = before.is_empty();
-    for path in doc.changed_paths(before, after) {
+    // A new visit is many changed paths; its facts are read once.
+    let mut visits = HashMap::new();
+    for path in paths {
         // Top-level fields and collections exist from the first change;
         // replacing one later would hide everything concurrent in it.
         if path.len() <= 1 || matches!(path[0].as_str(), "schemaVersion" | "compartment") {
             if !creating {
                 return Err(violation(
-                    &path,
+                    path,
                     "is set when the record is created and never changed",
                 ));
             }
             continue;
         }
         match compartment {
-            Compartment::General => general(doc, before, &path, writer)?,
-            Compartment::Restricted => restricted(doc, before, &path, writer)?,
+            Compartment::General => general(doc, before, path, writer, &mut visits)?,
+            Compartment::Restricted => restricted(doc, before, path, writer)?,
         }
     }
     Ok(())
 }
+
+/// A visit's facts before the changes and now.
+type VisitStates = HashMap<String, (Option<VisitFacts>, Option<VisitFacts>)>;
 
 fn general<D: ReadDoc>(
     doc: &D,
     before: &[ChangeHash],
     path: &[String],
     writer: &Writer<'_>,
+    visits: &mut VisitStates,
 ) -> Result<(), RuleViolation> {
     if path[0] != "visits" || path.len() < 2 {
         // Household, members, agreements: any case role (checked above). The
@@ -98,8 +120,10 @@ fn general<D: ReadDoc>(
         return Ok(());
     }
     let id = path[1].as_str();
-    let was = visit_at(doc, id, Some(before));
-    let now = visit_at(doc, id, None);
+    let (was, now) = visits
+        .entry(id.to_owned())
+        .or_insert_with(|| (visit_at(doc, id, Some(before)), visit_at(doc, id, None)));
+    let (was, now) = (&*was, &*now);
     if path.get(2).map(String::as_str) == Some("review") {
         let organisation = was
             .as_ref()

@@ -162,6 +162,7 @@ pub async fn serve(
     let (stop, stopped) = watch::channel(false);
     let state = AppState::new(store.clone(), config, stopped)?;
     let janitor = tokio::spawn(unload_idle_documents(state.clone()));
+    let fanout = tokio::spawn(sync::fanout::follow_other_nodes(state.clone()));
     let acceptor = match &state.config.tls {
         Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(ServeError::Config)?),
         None => None,
@@ -188,6 +189,7 @@ pub async fn serve(
         }
     }
     janitor.abort();
+    fanout.abort();
     store.close().await;
     Ok(())
 }

@@ -14,4 +14,5 @@ mod monitor;
 mod operations;
 mod quarantine;
 mod radar;
+mod scale_out;
 mod support;

@@ -1,8 +1,8 @@
 //! Cross-node delivery on PostgreSQL: two server nodes on one database; a tablet on node 1 adds a
-//! visit, and the figure is how long until a tablet on node 2 (with the case open) has it. Our
-//! nodes do not tell each other about changes yet (LISTEN/NOTIFY is to come), so today this
-//! reports how many changes did not arrive in time rather than a latency. The reference server
-//! has no shared database to run on, so it has no figure here.
+//! visit, and the figure is how long until a tablet on node 2 (with the case open) has it: node
+//! 1's commit, its NOTIFY, node 2 reading the change from the database and syncing it to its
+//! client. A change that does not arrive in time ends the sampling and is reported. The reference
+//! server has no shared database to run on, so it has no figure here.
 
 use anyhow::{Context, Result};
 use automerge::AutoCommit;

@@ -132,11 +132,9 @@ macro_rules! append_audit {
     ($tx:ident, $entries:expr, $now:expr) => {{
         for entry in $entries {
             let entry: &$crate::store::AuditEntry = entry;
-            sqlx::query("UPDATE audit_head SET last_seq = last_seq + 1 WHERE id = 1")
-                .execute(&mut *$tx).await?;
-            let (seq, prev_hash): (i64, String) =
-                sqlx::query_as("SELECT last_seq, last_hash FROM audit_head WHERE id = 1")
-                    .fetch_one(&mut *$tx).await?;
+            let (seq, prev_hash): (i64, String) = sqlx::query_as(
+                "UPDATE audit_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, last_hash")
+                .fetch_one(&mut *$tx).await?;
             let hash = entry.hash(seq, $now, &prev_hash);
             sqlx::query(
                 "INSERT INTO audit_log (seq, at, user_id, device_id, organisation_id, action, case_id, compartment, via, detail, prev_hash, hash) \
@@ -155,6 +153,9 @@ pub(crate) use append_audit;
 impl Store {
     /// Appends entries to the audit log in their own transaction.
     pub async fn audit(&self, entries: &[AuditEntry], now: i64) -> Result<()> {
+        if let Some(group) = &self.group {
+            return group.audit(entries.to_vec(), now).await;
+        }
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             append_audit!(tx, entries, now);

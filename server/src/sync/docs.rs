@@ -10,20 +10,20 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant};
 
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash};
 use tokio::sync::{Mutex, Notify, mpsc};
 use veldwerk_core::DocumentId;
-use veldwerk_core::case::{CaseProjection, CaseRecord};
+use veldwerk_core::case::{CaseProjection, CaseRecord, Touched};
 use veldwerk_core::identity::{Compartment, Standing};
 use veldwerk_core::protocol::{Message, PeerId};
-use veldwerk_core::rules::{self, Writer};
+use veldwerk_core::rules::{self, DiffDoc, Writer};
 use veldwerk_core::session::SyncSession;
 
 use crate::metrics::Metrics;
 use crate::now_ms;
 use crate::store::{
-    AuditEntry, ChangeBatch, NewCaseRecord, NewChange, Principal, QuarantinedChange, Store,
-    StoreError,
+    AuditEntry, ChangeBatch, DocumentNews, DocumentWrite, NewCaseRecord, NewChange, Principal,
+    QuarantinedChange, Store, StoreError,
 };
 
 /// After this many refused changes in one sync message, the rest are refused unjudged.
@@ -115,6 +115,12 @@ pub struct LiveDoc {
     peers: HashMap<ConnectionId, DocPeer>,
     last_used: Instant,
     logged_changes: usize,
+    /// The highest change `seq` of the store this holds: everything logged up
+    /// to it is in `doc`. Other nodes' commits come after it.
+    loaded_seq: i64,
+    /// The validated projection of `doc` as it is, when known: new changes
+    /// are then validated by what they touch, not by the whole record.
+    projection: Option<CaseProjection>,
 }
 
 type Slot = Arc<Mutex<Option<LiveDoc>>>;
@@ -143,6 +149,8 @@ struct Verdict {
     /// The document holding only the accepted changes, when some were refused.
     rebuilt: Option<Automerge>,
     projection: Option<CaseProjection>,
+    /// The visits the accepted changes touched, when known (else all).
+    changed_visits: Option<Vec<String>>,
 }
 
 impl DocRegistry {
@@ -193,6 +201,24 @@ impl DocRegistry {
             return Ok(false);
         };
         live.last_used = Instant::now();
+        // A message that carries changes may lead to a commit: take the
+        // document's write lock first and catch up with whatever other nodes
+        // committed, so the new changes are judged against all of it.
+        let mut write = if message.changes.iter().next().is_some() {
+            let mut write = self
+                .store
+                .begin_document_write(&id.to_string())
+                .await
+                .map_err(SyncRefusal::Storage)?;
+            let news = write
+                .news(live.loaded_seq)
+                .await
+                .map_err(SyncRefusal::Storage)?;
+            live.absorb(news).map_err(SyncRefusal::Load)?;
+            Some(write)
+        } else {
+            None
+        };
         let peer = live
             .peers
             .entry(from.connection)
@@ -210,10 +236,14 @@ impl DocRegistry {
             return Err(SyncRefusal::Automerge(e.to_string()));
         }
         let new_changes = live.doc.get_changes(&before);
-        if !new_changes.is_empty() {
+        if let Some(mut write) = write.take()
+            && !new_changes.is_empty()
+        {
             let verdict = match self
                 .check(
                     &mut from,
+                    Some(&mut write),
+                    live.projection.as_ref(),
                     &live.doc,
                     &before,
                     new_changes,
@@ -232,13 +262,18 @@ impl DocRegistry {
                 }
             };
             let batch = batch(id, from.principal, live.case_id, live.compartment, &verdict);
-            if let Err(e) = self.store.commit_batch(&batch, now_ms()).await {
-                Metrics::inc(&self.metrics.store_errors_total);
-                live.rewind(&before);
-                if let Some(peer) = live.peers.get_mut(&from.connection) {
-                    peer.session.reset();
+            match write.commit(&batch, &self.server_peer, now_ms()).await {
+                Ok(last_seq) => {
+                    live.loaded_seq = live.loaded_seq.max(last_seq.unwrap_or(0));
                 }
-                return Err(SyncRefusal::Storage(e));
+                Err(e) => {
+                    Metrics::inc(&self.metrics.store_errors_total);
+                    live.rewind(&before);
+                    if let Some(peer) = live.peers.get_mut(&from.connection) {
+                        peer.session.reset();
+                    }
+                    return Err(SyncRefusal::Storage(e));
+                }
             }
             from.own_actors.extend(verdict.bind_actors.iter().cloned());
             Metrics::add(&self.metrics.changes_stored_total, verdict.accepted.len());
@@ -247,6 +282,7 @@ impl DocRegistry {
                 verdict.quarantined.len(),
             );
             live.logged_changes += verdict.accepted.len();
+            live.projection = verdict.projection;
             if let Some(clean) = verdict.rebuilt {
                 live.doc = clean;
                 if let Some(peer) = live.peers.get_mut(&from.connection) {
@@ -313,6 +349,8 @@ impl DocRegistry {
         let verdict = self
             .check(
                 &mut from,
+                None,
+                None,
                 &pending.doc,
                 &[],
                 changes,
@@ -336,6 +374,7 @@ impl DocRegistry {
                 bind_actors: Vec::new(),
                 rebuilt: None,
                 projection: None,
+                changed_visits: None,
             };
             let batch = batch(id, from.principal, None, Compartment::General, &refused);
             self.store
@@ -356,10 +395,14 @@ impl DocRegistry {
             directing_org_id: directing_org(from.principal),
             batch: batch(id, from.principal, None, Compartment::General, &verdict),
         };
-        let case_id = self.store.create_case(&record, now).await.map_err(|e| {
-            Metrics::inc(&self.metrics.store_errors_total);
-            SyncRefusal::Storage(e)
-        })?;
+        let (case_id, last_seq) =
+            self.store
+                .create_case_logged(&record, now)
+                .await
+                .map_err(|e| {
+                    Metrics::inc(&self.metrics.store_errors_total);
+                    SyncRefusal::Storage(e)
+                })?;
         from.own_actors.extend(verdict.bind_actors.iter().cloned());
         Metrics::inc(&self.metrics.cases_created_total);
         Metrics::add(&self.metrics.changes_stored_total, verdict.accepted.len());
@@ -374,6 +417,8 @@ impl DocRegistry {
             peers: HashMap::new(),
             last_used: Instant::now(),
             logged_changes: verdict.accepted.len(),
+            loaded_seq: last_seq,
+            projection: verdict.projection.clone(),
         });
         live.peers.insert(
             from.connection,
@@ -477,8 +522,9 @@ impl DocRegistry {
             }
             None => Automerge::new(),
         };
-        for change in &stored.changes {
-            doc.load_incremental(change)
+        // All logged changes in one call: automerge applies them as one batch.
+        if !stored.changes.is_empty() {
+            doc.load_incremental(&stored.changes.concat())
                 .map_err(|e| SyncRefusal::Load(e.to_string()))?;
         }
         Ok(Some(LiveDoc {
@@ -488,16 +534,62 @@ impl DocRegistry {
             peers: HashMap::new(),
             last_used: Instant::now(),
             logged_changes: stored.changes.len(),
+            loaded_seq: stored.last_seq,
+            projection: None,
         }))
+    }
+
+    /// The documents loaded on this node.
+    pub fn loaded_ids(&self) -> Vec<DocumentId> {
+        self.slots
+            .lock()
+            .map(|s| s.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Brings a loaded document up to date with what other nodes committed,
+    /// and sends its peers what they lack. Does nothing for a document this
+    /// node has not loaded: it will read the store when it loads it.
+    pub async fn catch_up(&self, id: DocumentId) {
+        let Some(slot) = self.slots.lock().ok().and_then(|s| s.get(&id).cloned()) else {
+            return;
+        };
+        let mut guard = slot.lock().await;
+        let Some(live) = guard.as_mut() else { return };
+        let news = match self
+            .store
+            .document_news(&id.to_string(), live.loaded_seq)
+            .await
+        {
+            Ok(news) => news,
+            Err(e) => {
+                Metrics::inc(&self.metrics.store_errors_total);
+                tracing::warn!(document = %id, error = %e, "could not catch up with other nodes");
+                return;
+            }
+        };
+        if news.is_empty() {
+            return;
+        }
+        if let Err(e) = live.absorb(news) {
+            // Keep what we have; the next commit catches up under the lock.
+            tracing::error!(document = %id, error = %e, "could not apply other nodes' changes");
+            return;
+        }
+        Metrics::inc(&self.metrics.documents_caught_up_total);
+        self.broadcast(id, live);
     }
 
     /// Checks new changes: each must come from an actor id bound to the
     /// sender's device (or not yet bound), and the document must stay a valid
     /// case record. The common case costs one validation; when something is
     /// refused, the changes are replayed one by one to keep all the good ones.
+    #[allow(clippy::too_many_arguments)]
     async fn check(
         &self,
         from: &mut Sender<'_>,
+        mut write: Option<&mut DocumentWrite>,
+        previous: Option<&CaseProjection>,
         doc: &Automerge,
         before: &[ChangeHash],
         changes: Vec<Change>,
@@ -511,12 +603,11 @@ impl DocRegistry {
             if from.own_actors.contains(&actor) || bind_actors.contains(&actor) {
                 continue;
             }
-            match self
-                .store
-                .actor_device(&actor)
-                .await
-                .map_err(SyncRefusal::Storage)?
-            {
+            let device = match write.as_deref_mut() {
+                Some(write) => write.actor_device(&actor).await,
+                None => self.store.actor_device(&actor).await,
+            };
+            match device.map_err(SyncRefusal::Storage)? {
                 Some(device) if device == from.principal.device_id => {
                     from.own_actors.insert(actor);
                 }
@@ -531,14 +622,15 @@ impl DocRegistry {
         }
 
         if actor_refusals.is_empty()
-            && let Ok(projection) = judge(doc, before, compartment, from.principal, standing)
+            && let Ok(judged) = judge(doc, before, compartment, from.principal, standing, previous)
         {
             return Ok(Verdict {
                 accepted: changes,
                 quarantined: Vec::new(),
                 bind_actors,
                 rebuilt: None,
-                projection,
+                projection: judged.projection,
+                changed_visits: judged.changed_visits,
             });
         }
 
@@ -562,7 +654,7 @@ impl DocRegistry {
                 clean
                     .apply_changes([change.clone()])
                     .map_err(|e| SyncRefusal::Automerge(e.to_string()))?;
-                match judge(&clean, &heads, compartment, from.principal, standing) {
+                match judge(&clean, &heads, compartment, from.principal, standing, None) {
                     Ok(_) => None,
                     Err(reason) => {
                         clean = clean
@@ -595,6 +687,7 @@ impl DocRegistry {
             bind_actors,
             rebuilt: Some(clean),
             projection,
+            changed_visits: None,
         })
     }
 
@@ -619,18 +712,14 @@ impl DocRegistry {
     }
 
     async fn compact(&self, id: DocumentId, live: &mut LiveDoc) {
-        let document_id = id.to_string();
         let result = async {
-            let logged = self.store.logged_change_hashes(&document_id).await?;
-            let covered: Vec<String> = logged
-                .into_iter()
-                .filter(|hash| {
-                    hash.parse::<ChangeHash>()
-                        .is_ok_and(|h| live.doc.get_change_by_hash(&h).is_some())
-                })
-                .collect();
-            self.store
-                .compact(&document_id, &live.doc.save(), &covered, now_ms())
+            // Under the document's write lock and caught up, every change
+            // logged up to `loaded_seq` is in the snapshot.
+            let mut write = self.store.begin_document_write(&id.to_string()).await?;
+            let news = write.news(live.loaded_seq).await?;
+            live.absorb(news).map_err(StoreError::Corrupt)?;
+            write
+                .compact(&live.doc.save(), live.loaded_seq, now_ms())
                 .await
         }
         .await;
@@ -644,15 +733,24 @@ impl DocRegistry {
     }
 }
 
+/// What judging found: the projection of a general record, and which visits
+/// changed when that is known.
+struct Judged {
+    projection: Option<CaseProjection>,
+    changed_visits: Option<Vec<String>>,
+}
+
 /// Checks the changes from `before` to the document's heads against the write
-/// rules and the schema of its compartment; the projection of a general record.
+/// rules and the schema of its compartment. Given the projection at `before`
+/// (`previous`), a general record is validated by what the changes touched.
 fn judge(
     doc: &Automerge,
     before: &[ChangeHash],
     compartment: Compartment,
     principal: &Principal,
     standing: Standing,
-) -> Result<Option<CaseProjection>, String> {
+    previous: Option<&CaseProjection>,
+) -> Result<Judged, String> {
     let writer = Writer {
         handle: &principal.handle,
         organisation: &principal.organisation,
@@ -660,17 +758,56 @@ fn judge(
         role: principal.role,
         standing,
     };
-    rules::check(doc, before, &doc.get_heads(), compartment, &writer)
+    let paths = doc.changed_paths(before, &doc.get_heads());
+    rules::check_paths(doc, before, &paths, compartment, &writer)
         .map_err(|e| format!("the write rules forbid it: {e}"))?;
     let record = CaseRecord::new(doc);
-    match compartment {
-        Compartment::General => record.project().map(Some),
-        Compartment::Restricted => record.validate_restricted().map(|()| None),
+    let broken = |e| format!("the case record would break a rule: {e}");
+    match (compartment, previous) {
+        (Compartment::General, Some(previous)) if !before.is_empty() => {
+            let touched = Touched::from_paths(&paths);
+            Ok(Judged {
+                projection: Some(record.project_changed(previous, &touched).map_err(broken)?),
+                changed_visits: touched.visit_ids(),
+            })
+        }
+        (Compartment::General, _) => Ok(Judged {
+            projection: Some(record.project().map_err(broken)?),
+            changed_visits: None,
+        }),
+        (Compartment::Restricted, _) => {
+            record.validate_restricted().map_err(broken)?;
+            Ok(Judged {
+                projection: None,
+                changed_visits: None,
+            })
+        }
     }
-    .map_err(|e| format!("the case record would break a rule: {e}"))
 }
 
 impl LiveDoc {
+    /// Adds what other nodes committed (see `Store::document_news`).
+    fn absorb(&mut self, news: DocumentNews) -> Result<(), String> {
+        if !news.is_empty() {
+            // Others' changes were not validated here against this projection.
+            self.projection = None;
+        }
+        if let Some(snapshot) = &news.snapshot {
+            self.doc
+                .load_incremental(snapshot)
+                .map_err(|e| e.to_string())?;
+            self.logged_changes = 0;
+        }
+        if !news.changes.is_empty() {
+            self.doc
+                .load_incremental(&news.changes.concat())
+                .map_err(|e| e.to_string())?;
+            self.logged_changes += news.changes.len();
+        }
+        self.loaded_seq = self.loaded_seq.max(news.last_seq);
+        Ok(())
+    }
+
     /// Drops whatever was applied after `heads`: it was never stored.
     fn rewind(&mut self, heads: &[ChangeHash]) {
         match self.doc.fork_at(heads) {
@@ -736,6 +873,7 @@ fn batch(
         } else {
             verdict.projection.clone()
         },
+        changed_visits: verdict.changed_visits.clone(),
     }
 }
 

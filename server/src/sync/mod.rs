@@ -4,6 +4,7 @@
 
 mod connection;
 pub mod docs;
+pub mod fanout;
 
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::HeaderMap;

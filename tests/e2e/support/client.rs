@@ -243,6 +243,37 @@ impl Link {
         }
     }
 
+    /// Stays connected, answering the server, until it has brought `doc` to
+    /// a state `done` accepts: for changes that others made elsewhere.
+    pub async fn hear_until(
+        &mut self,
+        id: DocumentId,
+        doc: &mut AutoCommit,
+        done: impl Fn(&mut AutoCommit) -> bool,
+    ) -> Result<(), LinkEnd> {
+        loop {
+            if done(doc) {
+                return Ok(());
+            }
+            let message = self.next().await?;
+            match self.conn.handle(message).expect("a valid message") {
+                Incoming::Sync { document, data } if document == id => {
+                    self.conn
+                        .apply(id, &mut doc.sync(), &data)
+                        .expect("applying the server's changes");
+                    if let Some(reply) = self.conn.sync(id, &doc.sync(), true) {
+                        self.try_send(reply.encode()).await?;
+                    }
+                }
+                Incoming::Unavailable { document } if document == id => {
+                    return Err(LinkEnd::Unavailable(document));
+                }
+                Incoming::Error { message } => self.heard.errors.push(message),
+                _ => {}
+            }
+        }
+    }
+
     fn in_step(&self, id: DocumentId, doc: &mut AutoCommit) -> bool {
         let ours = sorted(doc.get_heads());
         match self.conn.server_heads(&id) {
