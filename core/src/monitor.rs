@@ -208,12 +208,11 @@ mod tests {
     }
 
     fn assert_no_line_with_one_hidden(cells: &[Vec<u64>], p: &Published) {
-        let (rows, columns) = (cells.len(), cells[0].len());
+        let columns = cells[0].len();
         let rt = p.row_totals.as_ref().unwrap();
         let ct = p.column_totals.as_ref().unwrap();
-        for i in 0..rows {
-            let n =
-                p.cells[i].iter().filter(|c| c.is_none()).count() + usize::from(rt[i].is_none());
+        for (i, (row, total)) in p.cells.iter().zip(rt).enumerate() {
+            let n = row.iter().filter(|c| c.is_none()).count() + usize::from(total.is_none());
             assert_ne!(n, 1, "row {i} of {p:?}");
         }
         for j in 0..columns {
