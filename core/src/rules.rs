@@ -264,30 +264,172 @@ pub trait DiffDoc {
 
 impl DiffDoc for automerge::Automerge {
     fn changed_paths(&self, before: &[ChangeHash], after: &[ChangeHash]) -> Vec<Vec<String>> {
-        self.diff(before, after)
-            .into_iter()
-            .map(|patch| {
-                let mut path: Vec<String> = patch
-                    .path
-                    .iter()
-                    .map(|(_, prop)| prop_string(prop))
-                    .collect();
-                match &patch.action {
-                    automerge::PatchAction::PutMap { key, .. }
-                    | automerge::PatchAction::DeleteMap { key } => path.push(key.clone()),
-                    automerge::PatchAction::Conflict { prop } => path.push(prop_string(prop)),
-                    _ => {}
-                }
-                path
-            })
-            .collect()
+        let mut paths = edited_losing_reviews(self, before, after);
+        paths.extend(self.diff(before, after).into_iter().map(|patch| {
+            let mut path: Vec<String> = patch
+                .path
+                .iter()
+                .map(|(_, prop)| prop_string(prop))
+                .collect();
+            match &patch.action {
+                automerge::PatchAction::PutMap { key, .. }
+                | automerge::PatchAction::DeleteMap { key } => path.push(key.clone()),
+                automerge::PatchAction::Conflict { prop } => path.push(prop_string(prop)),
+                _ => {}
+            }
+            path
+        }));
+        paths
     }
+}
+
+/// Concurrent reviews of one visit are kept side by side, and automerge's diff
+/// reports only what happens to the winning one: an edit inside a losing review
+/// yields no patch. So every visit with concurrent reviews whose contents
+/// differ between the two sets of heads is reported as `visits.<id>.review`
+/// here, for the rules and the validator to see.
+fn edited_losing_reviews(
+    doc: &automerge::Automerge,
+    before: &[ChangeHash],
+    after: &[ChangeHash],
+) -> Vec<Vec<String>> {
+    let mut paths = Vec::new();
+    let Some(visits) = map_at(doc, &ROOT, "visits", Some(after)) else {
+        return paths;
+    };
+    for id in doc.keys_at(&visits, after) {
+        let Some(visit) = map_at(doc, &visits, &id, Some(after)) else {
+            continue;
+        };
+        let reviews = doc.get_all_at(&visit, "review", after).unwrap_or_default();
+        if reviews.len() < 2 {
+            continue;
+        }
+        let entries = |review: &ObjId, heads: &[ChangeHash]| -> Vec<(String, Option<ObjId>)> {
+            doc.keys_at(review, heads)
+                .map(|key| {
+                    let id = doc
+                        .get_at(review, key.as_str(), heads)
+                        .ok()
+                        .flatten()
+                        .map(|(_, id)| id);
+                    (key, id)
+                })
+                .collect()
+        };
+        if reviews
+            .iter()
+            .any(|(_, review)| entries(review, before) != entries(review, after))
+        {
+            paths.push(vec!["visits".to_owned(), id, "review".to_owned()]);
+        }
+    }
+    paths
 }
 
 fn prop_string(prop: &Prop) -> String {
     match prop {
         Prop::Map(key) => key.clone(),
         Prop::Seq(index) => index.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod losing_review_tests {
+    use super::*;
+    use crate::case::{
+        self, AddressStatus, NewCase, NewVisit, ReviewStatus, Theme, VisitKind, VisitStatus,
+    };
+    use crate::identity::{OrganisationKind, Role, Standing};
+    use automerge::{ActorId, Automerge, ROOT, transaction::Transactable};
+
+    #[test]
+    fn an_edit_inside_a_losing_concurrent_review_is_seen_and_refused_for_a_non_supervisor() {
+        let mut worker = Automerge::new().with_actor(ActorId::from(&[1; 16][..]));
+        worker
+            .transact::<_, _, automerge::AutomergeError>(|tx| {
+                case::init_case(
+                    tx,
+                    &NewCase {
+                        label: "Familie".into(),
+                        address: String::new(),
+                        address_status: AddressStatus::Known,
+                    },
+                )?;
+                case::add_visit(
+                    tx,
+                    &NewVisit {
+                        id: "v1".into(),
+                        at_ms: 1,
+                        author: "jan".into(),
+                        organisation: "Gemeente".into(),
+                        kind: VisitKind::Home,
+                        present: vec![],
+                        observations: vec![(Theme::Housing, "x".into())],
+                        status: VisitStatus::Submitted,
+                    },
+                )
+            })
+            .unwrap();
+        let mut a = worker.fork().with_actor(ActorId::from(&[2; 16][..]));
+        let mut b = worker.fork().with_actor(ActorId::from(&[3; 16][..]));
+        a.transact::<_, _, automerge::AutomergeError>(|tx| {
+            case::review_visit(tx, "v1", ReviewStatus::Approved, "sara", "", 2)
+        })
+        .unwrap();
+        b.transact::<_, _, automerge::AutomergeError>(|tx| {
+            case::review_visit(tx, "v1", ReviewStatus::Returned, "piet", "Aanvullen", 3)
+        })
+        .unwrap();
+        worker.merge(&mut a).unwrap();
+        worker.merge(&mut b).unwrap();
+        let before = worker.get_heads();
+
+        // The author edits every review, the losing one included.
+        let visits = worker.get(ROOT, "visits").unwrap().unwrap().1;
+        let visit = worker.get(&visits, "v1").unwrap().unwrap().1;
+        let reviews: Vec<ObjId> = worker
+            .get_all(&visit, "review")
+            .unwrap()
+            .into_iter()
+            .map(|(_, id)| id)
+            .collect();
+        let loser = reviews.first().unwrap().clone();
+        let mut tx = worker.transaction();
+        tx.put(&loser, "comment", "door de auteur gewijzigd")
+            .unwrap();
+        tx.commit();
+        let after = worker.get_heads();
+
+        let paths = worker.changed_paths(&before, &after);
+        assert!(
+            paths.contains(&vec![
+                "visits".to_owned(),
+                "v1".to_owned(),
+                "review".to_owned()
+            ]),
+            "{paths:?}"
+        );
+        let author = Writer {
+            handle: "jan",
+            organisation: "Gemeente",
+            organisation_kind: OrganisationKind::Municipality,
+            role: Role::FieldWorker,
+            standing: Standing {
+                on_team: true,
+                directs: false,
+            },
+        };
+        assert!(
+            check(
+                &worker,
+                &before,
+                &after,
+                crate::identity::Compartment::General,
+                &author
+            )
+            .is_err()
+        );
     }
 }
 
