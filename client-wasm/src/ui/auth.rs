@@ -66,23 +66,25 @@ async fn enroll(invite: String, handle: String, device: String) -> Result<(), Fa
     )
     .await?;
     let answer = platform::passkey_create(&js_json(&start["options"])?, &bytes(&salt)).await?;
-    let me = me_from(
-        platform::api(
-            "POST",
-            "/api/auth/register/finish",
-            Some(
-                &json!({ "challengeId": start["challengeId"], "credential": credential(&answer)? }),
-            ),
-        )
-        .await?,
-    )?;
+    let me = finish("/api/auth/register/finish", &start, &answer).await?;
     // The invite is spent: take it out of the address bar and history.
     if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
         let _ = history.replace_state_with_url(&JsValue::NULL, "", Some("/#/"));
     }
-    // A tablet that was used before starts clean for its new owner.
+    open_fresh(me, &answer, salt).await
+}
+
+/// Sends a passkey ceremony's answer to the server; who signed in.
+async fn finish(path: &str, start: &serde_json::Value, answer: &JsValue) -> Result<Me, Failure> {
+    let body = json!({ "challengeId": start["challengeId"], "credential": credential(answer)? });
+    me_from(platform::api("POST", path, Some(&body)).await?)
+}
+
+/// Opens a new store for whoever just signed in on this tablet: a tablet used
+/// before starts clean; its key comes from the passkey's PRF, or else a PIN.
+async fn open_fresh(me: Me, answer: &JsValue, salt: Vec<u8>) -> Result<(), Failure> {
     crate::store::wipe().await?;
-    match key_from_passkey(&answer, salt).await? {
+    match key_from_passkey(answer, salt).await? {
         Some(key) => open_with(key, Some(me)).await,
         None => {
             ui().gate.set(Gate::PinSetup(me));
@@ -96,30 +98,14 @@ async fn ceremony(salt: Option<&[u8]>) -> Result<(Me, JsValue), Failure> {
     let start = platform::api("POST", "/api/auth/login/start", Some(&json!({}))).await?;
     let salt = salt.map_or(JsValue::NULL, |s| bytes(s).into());
     let answer = platform::passkey_get(&js_json(&start["options"])?, &salt).await?;
-    let me = me_from(
-        platform::api(
-            "POST",
-            "/api/auth/login/finish",
-            Some(
-                &json!({ "challengeId": start["challengeId"], "credential": credential(&answer)? }),
-            ),
-        )
-        .await?,
-    )?;
+    let me = finish("/api/auth/login/finish", &start, &answer).await?;
     Ok((me, answer))
 }
 
 async fn sign_in() -> Result<(), Failure> {
     let salt = vault::new_salt();
     let (me, answer) = ceremony(Some(&salt)).await?;
-    crate::store::wipe().await?;
-    match key_from_passkey(&answer, salt).await? {
-        Some(key) => open_with(key, Some(me)).await,
-        None => {
-            ui().gate.set(Gate::PinSetup(me));
-            Ok(())
-        }
-    }
+    open_fresh(me, &answer, salt).await
 }
 
 /// A new session for an open app whose session ended; the store stays unlocked.
