@@ -1,4 +1,6 @@
-import { tablet, enroll, axe, assert, waitAllSynced, SCREENSHOTS, ensureDir } from "./harness.mjs";
+import {
+  tablet, enroll, axe, assert, waitAllSynced, SCREENSHOTS, ensureDir, registerHousehold, networkDown, networkUp,
+} from "./harness.mjs";
 import { join } from "node:path";
 
 export const name =
@@ -31,10 +33,7 @@ export default async function ({ server, browser, pages }) {
   pages.push(jan.page, sara.page);
 
   await enroll(jan, server.invite("Gemeente Ergens", "field_worker"), "jan");
-  await jan.page.getByRole("button", { name: "Nieuw gezin" }).click();
-  await jan.page.getByLabel("Naam van het gezin").fill("Familie De Vries");
-  await jan.page.getByLabel("Adres", { exact: true }).fill("Dorpsstraat 1, Ergens");
-  await jan.page.getByRole("button", { name: "Opslaan" }).click();
+  await registerHousehold(jan.page, "Familie De Vries", "Dorpsstraat 1, Ergens");
   await waitAllSynced(jan.page);
 
   // Sara joins later; the family reaches her tablet by itself.
@@ -45,18 +44,14 @@ export default async function ({ server, browser, pages }) {
   await sara.page.evaluate(async () => (await navigator.serviceWorker.ready).active.state);
 
   // Both go offline and edit the same family.
-  await server.stop();
-  await jan.context.setOffline(true);
-  await sara.context.setOffline(true);
+  await networkDown(server, jan, sara);
   await changeAddress(jan.page, "Molenweg 5, Ergens");
   await recordVisit(jan.page, "Wonen", "Jan: het gezin is verhuisd naar de Molenweg.");
   await changeAddress(sara.page, "Stationsplein 9, Ergens");
   await recordVisit(sara.page, "Gezondheid", "Sara: moeder heeft een afspraak bij de huisarts.");
 
   // Both come back online.
-  await server.spawn();
-  await jan.context.setOffline(false);
-  await sara.context.setOffline(false);
+  await networkUp(server, jan, sara);
   await waitAllSynced(jan.page, 60_000);
   await waitAllSynced(sara.page, 60_000);
 

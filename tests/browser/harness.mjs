@@ -139,6 +139,28 @@ export async function enroll(t, inviteUrl, handle, device = "Tablet 1") {
   await t.page.getByRole("button", { name: "Passkey aanmaken" }).click();
 }
 
+/// Registers a household from the caseload, as a worker does; ends on its case screen.
+export async function registerHousehold(page, label, address) {
+  await page.getByRole("button", { name: "Nieuw gezin" }).click();
+  await page.getByLabel("Naam van het gezin").fill(label);
+  if (address) await page.getByLabel("Adres", { exact: true }).fill(address);
+  await page.getByRole("button", { name: "Opslaan" }).click();
+  await page.getByRole("heading", { name: label }).waitFor();
+}
+
+/// The network goes: the server stops and the tablets' browsers are offline
+/// (Chromium's offline mode alone leaves open WebSockets up).
+export async function networkDown(server, ...tablets) {
+  await server.stop();
+  for (const t of tablets) await t.context.setOffline(true);
+}
+
+/// The network returns: the same server on the same database, browsers online.
+export async function networkUp(server, ...tablets) {
+  await server.spawn();
+  for (const t of tablets) await t.context.setOffline(false);
+}
+
 export async function pending(page) {
   return (await page.getByTestId("pending").textContent()).trim();
 }

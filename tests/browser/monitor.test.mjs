@@ -1,4 +1,4 @@
-import { tablet, enroll, axe, assert, waitAllSynced, SCREENSHOTS, ensureDir } from "./harness.mjs";
+import { tablet, enroll, axe, assert, waitAllSynced, SCREENSHOTS, ensureDir, registerHousehold } from "./harness.mjs";
 import { join } from "node:path";
 
 export const name =
@@ -10,9 +10,7 @@ export default async function ({ server, browser, pages }) {
   pages.push(dora.page);
   const page = dora.page;
   await enroll(dora, server.invite("Gemeente Ergens", "case_director"), "dora");
-  await page.getByRole("button", { name: "Nieuw gezin" }).click();
-  await page.getByLabel("Naam van het gezin").fill("Familie Smit");
-  await page.getByRole("button", { name: "Opslaan" }).click();
+  await registerHousehold(page, "Familie Smit");
   await page.getByRole("button", { name: "Huisbezoek vastleggen" }).click();
   await page.getByLabel("Onderwijs").fill("Zoon gaat weer naar school.");
   await page.getByRole("button", { name: "Indienen ter beoordeling" }).click();

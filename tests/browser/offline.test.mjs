@@ -1,4 +1,4 @@
-import { tablet, enroll, axe, assert, pending, waitAllSynced, SCREENSHOTS, ensureDir } from "./harness.mjs";
+import { tablet, enroll, axe, assert, pending, waitAllSynced, SCREENSHOTS, ensureDir, networkDown, networkUp } from "./harness.mjs";
 import { join } from "node:path";
 
 export const name =
@@ -54,8 +54,7 @@ export default async function ({ server, browser, pages }) {
   await page.evaluate(async () => (await navigator.serviceWorker.ready).active.state);
 
   // No network: the server is gone and the browser is offline.
-  await server.stop();
-  await jan.context.setOffline(true);
+  await networkDown(server, jan);
   await page.getByRole("button", { name: "Huisbezoek vastleggen" }).click();
   await page.getByRole("checkbox", { name: "Anna" }).check();
   await page.getByLabel("Wonen").fill("Vochtig huis, schimmel in de slaapkamer.");
@@ -97,8 +96,7 @@ export default async function ({ server, browser, pages }) {
   await axe(page, "caseload (offline, unsynced)");
 
   // The network returns: the visit goes to the server without anyone asking.
-  await server.spawn();
-  await jan.context.setOffline(false);
+  await networkUp(server, jan);
   await waitAllSynced(page, 60_000);
   await page.locator(".case-card", { hasText: "Familie Jansen" }).getByText("niet gesynchroniseerd").waitFor({ state: "detached" });
 

@@ -1,4 +1,4 @@
-import { tablet, enroll, axe, assert, waitAllSynced, SCREENSHOTS, ensureDir } from "./harness.mjs";
+import { tablet, enroll, axe, assert, waitAllSynced, SCREENSHOTS, ensureDir, registerHousehold } from "./harness.mjs";
 import { join } from "node:path";
 
 export const name =
@@ -12,10 +12,7 @@ export default async function ({ server, browser, pages }) {
   await enroll(dora, server.invite("Gemeente Ergens", "case_director"), "dora");
   for (const label of ["Familie Smit", "Familie Vos"]) {
     await page.getByRole("link", { name: "Veldwerk" }).click();
-    await page.getByRole("button", { name: "Nieuw gezin" }).click();
-    await page.getByLabel("Naam van het gezin").fill(label);
-    await page.getByRole("button", { name: "Opslaan" }).click();
-    await page.getByRole("heading", { name: label }).waitFor();
+    await registerHousehold(page, label);
     await page.getByRole("button", { name: "Huisbezoek vastleggen" }).click();
     await page.getByLabel("Welzijn").fill("Het gaat redelijk.");
     await page.getByRole("button", { name: "Opslaan als concept" }).click();

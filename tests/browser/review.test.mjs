@@ -1,17 +1,15 @@
-import { tablet, enroll, axe, assert, waitAllSynced, SCREENSHOTS, ensureDir } from "./harness.mjs";
+import {
+  tablet, enroll, axe, assert, waitAllSynced, SCREENSHOTS, ensureDir, registerHousehold, networkDown, networkUp,
+} from "./harness.mjs";
 import { join } from "node:path";
 
 export const name =
   "review loop: a visit submitted offline is returned with a comment, answered offline, resubmitted, approved on the diff, and then no longer editable";
 
-async function offline(server, ...tablets) {
-  await server.stop();
-  for (const t of tablets) await t.context.setOffline(true);
-}
+const offline = networkDown;
 
 async function online(server, ...tablets) {
-  await server.spawn();
-  for (const t of tablets) await t.context.setOffline(false);
+  await networkUp(server, ...tablets);
   for (const t of tablets) await waitAllSynced(t.page, 60_000);
 }
 
@@ -22,9 +20,7 @@ export default async function ({ server, browser, pages }) {
   pages.push(jan.page, sara.page);
 
   await enroll(jan, server.invite("Gemeente Ergens", "field_worker"), "jan");
-  await jan.page.getByRole("button", { name: "Nieuw gezin" }).click();
-  await jan.page.getByLabel("Naam van het gezin").fill("Familie Bakker");
-  await jan.page.getByRole("button", { name: "Opslaan" }).click();
+  await registerHousehold(jan.page, "Familie Bakker");
   await waitAllSynced(jan.page);
   await jan.page.evaluate(async () => (await navigator.serviceWorker.ready).active.state);
 

@@ -130,6 +130,21 @@ pub fn Case(id: DocumentId) -> impl IntoView {
     }
 }
 
+/// Who wrote with `actor`: this tablet, a person the record names, or another device.
+fn writer_name(
+    view: &CaseView,
+    mine: Option<&automerge::ActorId>,
+    actor: &automerge::ActorId,
+) -> String {
+    if Some(actor) == mine {
+        return t(T::You).to_owned();
+    }
+    match view.writer(actor) {
+        Some((handle, organisation)) => format!("{handle} ({organisation})"),
+        None => t(T::OtherDevice).to_owned(),
+    }
+}
+
 /// The address, and when two were entered at once, both side by side with who wrote each.
 #[component]
 fn Address(id: DocumentId, view: CaseView, forms: Forms) -> impl IntoView {
@@ -165,15 +180,7 @@ fn Address(id: DocumentId, view: CaseView, forms: Forms) -> impl IntoView {
         .unwrap_or_default();
     let writer = {
         let view = view.clone();
-        move |actor: &automerge::ActorId| -> String {
-            if Some(actor) == my_actor.as_ref() {
-                return t(T::You).to_owned();
-            }
-            match view.writer(actor) {
-                Some((handle, organisation)) => format!("{handle} ({organisation})"),
-                None => t(T::OtherDevice).to_owned(),
-            }
-        }
+        move |actor: &automerge::ActorId| writer_name(&view, my_actor.as_ref(), actor)
     };
     view! {
         <dl>
@@ -257,15 +264,7 @@ fn field_text(field: &str) -> String {
 fn History(id: DocumentId, view: CaseView, forms: Forms) -> impl IntoView {
     let open = forms.history_open;
     let my_actor = app::read(|r| r.me.as_ref().map(app::Me::actor));
-    let writer = move |actor: &automerge::ActorId| -> String {
-        if Some(actor) == my_actor.as_ref() {
-            return t(T::You).to_owned();
-        }
-        match view.writer(actor) {
-            Some((handle, organisation)) => format!("{handle} ({organisation})"),
-            None => t(T::OtherDevice).to_owned(),
-        }
-    };
+    let writer = move |actor: &automerge::ActorId| writer_name(&view, my_actor.as_ref(), actor);
     let list = move || {
         let entries = app::read(|r| r.docs.get(&id).map(|l| history(&l.doc))).unwrap_or_default();
         let writer = writer.clone();

@@ -23,7 +23,7 @@ pub struct AuditEntry {
 }
 
 /// An entry as stored, with its place in the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct AuditRecord {
     pub seq: i64,
     pub at: i64,
@@ -111,21 +111,6 @@ impl AuditEntry {
     }
 }
 
-type AuditRow = (
-    i64,
-    i64,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-    String,
-    Option<i64>,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-);
-
 /// Appends entries inside an open transaction `$tx`. Updating the head row
 /// first takes its lock, so concurrent appends (on any server node) queue up.
 macro_rules! append_audit {
@@ -166,44 +151,11 @@ impl Store {
 
     /// Up to `limit` entries after `after_seq`, in order.
     pub async fn audit_records(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRecord>> {
-        let rows: Vec<AuditRow> = with_pool!(self, pool => sqlx::query_as(
+        let rows: Vec<AuditRecord> = with_pool!(self, pool => sqlx::query_as(
             "SELECT seq, at, user_id, device_id, organisation_id, action, case_id, compartment, via, detail, prev_hash, hash \
              FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(after_seq).bind(limit).fetch_all(pool).await)?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    seq,
-                    at,
-                    user_id,
-                    device_id,
-                    organisation_id,
-                    action,
-                    case_id,
-                    compartment,
-                    via,
-                    detail,
-                    prev_hash,
-                    hash,
-                )| {
-                    AuditRecord {
-                        seq,
-                        at,
-                        user_id,
-                        device_id,
-                        organisation_id,
-                        action,
-                        case_id,
-                        compartment,
-                        via,
-                        detail,
-                        prev_hash,
-                        hash,
-                    }
-                },
-            )
-            .collect())
+        Ok(rows)
     }
 
     /// The last sequence number and hash the chain's head records.

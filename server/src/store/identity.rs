@@ -52,7 +52,7 @@ pub struct Enrollment {
 }
 
 /// A device as its owner sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DeviceInfo {
     pub id: i64,
     pub user_id: i64,
@@ -67,47 +67,10 @@ pub struct DeviceInfo {
 
 type ChallengeRow = (String, String, Option<i64>, Option<String>, i64);
 
-type DeviceRow = (
-    i64,
-    i64,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
-
-fn device(row: DeviceRow) -> DeviceInfo {
-    let (
-        id,
-        user_id,
-        handle,
-        organisation_id,
-        name,
-        actor_id,
-        created_at,
-        last_seen_at,
-        revoked_at,
-    ) = row;
-    DeviceInfo {
-        id,
-        user_id,
-        handle,
-        organisation_id,
-        name,
-        actor_id,
-        created_at,
-        last_seen_at,
-        revoked_at,
-    }
-}
-
 macro_rules! select_device {
     ($rest:literal) => {
         concat!(
-            "SELECT d.id, u.id, u.handle, u.organisation_id, d.name, d.actor_id, d.created_at, d.last_seen_at, d.revoked_at \
+            "SELECT d.id, u.id AS user_id, u.handle, u.organisation_id, d.name, d.actor_id, d.created_at, d.last_seen_at, d.revoked_at \
              FROM devices d JOIN users u ON u.id = d.user_id ",
             $rest
         )
@@ -393,15 +356,15 @@ impl Store {
     }
 
     pub async fn devices_of(&self, user_id: i64) -> Result<Vec<DeviceInfo>> {
-        let rows: Vec<DeviceRow> = with_pool!(self, pool => sqlx::query_as(select_device!("WHERE u.id = $1 ORDER BY d.id"))
+        let rows: Vec<DeviceInfo> = with_pool!(self, pool => sqlx::query_as(select_device!("WHERE u.id = $1 ORDER BY d.id"))
             .bind(user_id).fetch_all(pool).await)?;
-        Ok(rows.into_iter().map(device).collect())
+        Ok(rows)
     }
 
     pub async fn device(&self, device_id: i64) -> Result<Option<DeviceInfo>> {
-        let row: Option<DeviceRow> = with_pool!(self, pool => sqlx::query_as(select_device!("WHERE d.id = $1"))
+        let row: Option<DeviceInfo> = with_pool!(self, pool => sqlx::query_as(select_device!("WHERE d.id = $1"))
             .bind(device_id).fetch_optional(pool).await)?;
-        Ok(row.map(device))
+        Ok(row)
     }
 
     /// Revokes a device: its tokens, sessions and passkey stop working.
