@@ -82,15 +82,18 @@ pub struct LocalDoc {
 }
 
 impl LocalDoc {
-    /// Local changes the server has not confirmed yet.
-    pub fn unsynced(&self) -> usize {
-        let known: Vec<ChangeHash> = self
-            .acked
+    /// The server's acknowledged heads that this copy has (it may be behind the server).
+    fn known_acked(&self) -> Vec<ChangeHash> {
+        self.acked
             .iter()
             .filter(|h| self.doc.get_change_by_hash(h).is_some())
             .copied()
-            .collect();
-        self.doc.get_changes(&known).len()
+            .collect()
+    }
+
+    /// Local changes the server has not confirmed yet.
+    pub fn unsynced(&self) -> usize {
+        self.doc.get_changes(&self.known_acked()).len()
     }
 
     pub fn has_content(&self) -> bool {
@@ -414,12 +417,7 @@ pub async fn refused(id: DocumentId, reason: String) {
         if let Some(me) = r.me.clone()
             && let Some(local) = r.docs.get_mut(&id)
         {
-            let acked: Vec<ChangeHash> = local
-                .acked
-                .iter()
-                .filter(|h| local.doc.get_change_by_hash(h).is_some())
-                .copied()
-                .collect();
+            let acked = local.known_acked();
             local.doc = local
                 .doc
                 .fork_at(&acked)

@@ -253,15 +253,19 @@ fn open_socket(generation: u64, url: String) {
     });
 }
 
-fn closed(generation: u64, code: u16) {
-    engine(|e| {
-        // Dropping the socket from inside its own callback is fine: the closure
-        // being run is kept alive by the browser until it returns.
-        if let Some(socket) = e.socket.take() {
-            std::mem::forget(socket);
-        }
+/// Lets go of the current socket. Called from the socket's own callbacks, so
+/// its closures are dropped only after the running one has returned.
+fn discard_socket() -> u64 {
+    let (socket, generation) = engine(|e| {
         e.conn = None;
+        (e.socket.take(), e.generation)
     });
+    wasm_bindgen_futures::spawn_local(async move { drop(socket) });
+    generation
+}
+
+fn closed(generation: u64, code: u16) {
+    discard_socket();
     match code {
         CLOSE_REVOKED => wasm_bindgen_futures::spawn_local(async {
             app::wipe().await;
@@ -334,11 +338,7 @@ fn receive(frame: &[u8]) {
         Some(Ok(Incoming::Ignored)) | None => {}
         Some(Err(_)) => {
             // The server broke the protocol; start over.
-            let generation = engine(|e| {
-                e.socket = None;
-                e.conn = None;
-                e.generation
-            });
+            let generation = discard_socket();
             set_link(Link::Offline);
             schedule_reconnect(generation);
         }
