@@ -58,6 +58,22 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// Why a case director links two households: something the people in them
+    /// do or did, never who they are or where they come from. There is no
+    /// basis for origin, and there never will be.
+    LinkBasis, "link basis" {
+        /// Both households live at the same address.
+        SameAddress = "same_address",
+        /// A member of one household moved in with the other.
+        MemberMovedIn = "member_moved_in",
+        /// Children are cared for in both households.
+        SharedCare = "shared_care",
+        /// Another behaviour, described in the link's note (required).
+        Other = "other",
+    }
+);
+
 /// Whether a person of `role` whose organisation is (or is not) on a case's
 /// team may read the case's general record.
 pub fn may_read_general_record(role: Role, organisation_on_team: bool) -> bool {

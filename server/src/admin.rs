@@ -17,6 +17,31 @@ pub async fn add_organisation(
     store.add_organisation(name.trim(), kind, now_ms()).await
 }
 
+/// Says which municipality a partner organisation works for: that
+/// municipality's case directors take direction of the households its people
+/// register.
+pub async fn set_municipality(
+    store: &Store,
+    organisation: &str,
+    municipality: &str,
+) -> Result<(), StoreError> {
+    let organisation = store.organisation_id(organisation.trim()).await?;
+    let municipality = store
+        .organisations(Some(OrganisationKind::Municipality))
+        .await?
+        .into_iter()
+        .find(|o| o.name == municipality.trim())
+        .ok_or(StoreError::NotFound("municipality"))?;
+    if municipality.id == organisation {
+        return Err(StoreError::Conflict(
+            "a municipality directs its own households".into(),
+        ));
+    }
+    store
+        .set_organisation_municipality(organisation, Some(municipality.id))
+        .await
+}
+
 /// Registers a person in an organisation; returns their id.
 pub async fn add_user(
     store: &Store,

@@ -190,7 +190,7 @@ async fn case(
 
 /// The case a general-record id names, if the caller may read it; anyone
 /// else is told it does not exist.
-async fn readable_case(
+pub(crate) async fn readable_case(
     state: &AppState,
     p: &Principal,
     document_id: &str,

@@ -6,6 +6,7 @@ pub mod admin;
 mod api;
 pub mod auth;
 pub mod config;
+mod direction;
 mod error;
 mod hardening;
 pub mod metrics;
@@ -119,6 +120,7 @@ pub fn app(state: AppState) -> Router {
         .merge(people::routes())
         .merge(monitor::routes())
         .merge(radar::routes())
+        .merge(direction::routes())
         .route("/sync", get(sync::upgrade))
         .fallback(shell::service(&state.config.app_dir))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))

@@ -90,6 +90,10 @@ enum OrgCommand {
         /// school, housing, social_work or other.
         #[arg(long)]
         kind: OrganisationKind,
+        /// For a partner organisation: the municipality whose case directors
+        /// take direction of the households its people register.
+        #[arg(long)]
+        municipality: Option<String>,
     },
 }
 
@@ -157,12 +161,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn run_admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
     match command {
         AdminCommand::Org {
-            command: OrgCommand::Add { name, kind },
+            command:
+                OrgCommand::Add {
+                    name,
+                    kind,
+                    municipality,
+                },
         } => {
             admin::add_organisation(store, &name, kind)
                 .await
                 .context("adding the organisation")?;
             eprintln!("organisation {name:?} ({kind}) added");
+            if let Some(municipality) = municipality {
+                admin::set_municipality(store, &name, &municipality)
+                    .await
+                    .context("naming the municipality it works for")?;
+                eprintln!("{name:?} works for {municipality:?}");
+            }
         }
         AdminCommand::User {
             command: UserCommand::Add { org, handle, role },

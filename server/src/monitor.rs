@@ -1,6 +1,7 @@
 //! `GET /api/monitor?year=Y` (JSON) and `GET /api/monitor.csv?year=Y`: per
 //! quarter of a year, for the municipality of the case director asking, the
-//! households visited, visits, returned visits and observations by theme —
+//! households visited, visits, returned visits, observations by theme and
+//! handovers to and from other municipalities —
 //! with small counts suppressed (`veldwerk_core::monitor`). Nothing in it can
 //! be grouped by anything about the families themselves.
 
@@ -44,6 +45,8 @@ pub struct Monitor {
     /// Columns: the themes, in `themes` order; totals per quarter and per theme.
     themes: Vec<&'static str>,
     observations: Published,
+    /// Columns: accepted handovers into the municipality, out of it; totals per column.
+    handovers: Published,
 }
 
 async fn monitor_json(
@@ -88,14 +91,17 @@ async fn build(state: &AppState, p: &Principal, year: i32) -> Result<Monitor, Ap
         .monitor_visits(p.organisation_id, from, to)
         .await?;
 
+    let quarter = |at: i64| {
+        (0..4)
+            .rev()
+            .find(|&q| at >= quarter_start_ms(year, q))
+            .unwrap_or(0)
+    };
     let mut households = vec![BTreeSet::new(); 4];
     let mut activity = vec![vec![0u64; 2]; 4];
     let mut observations = vec![vec![0u64; Theme::ALL.len()]; 4];
     for visit in &visits {
-        let q = (0..4)
-            .rev()
-            .find(|&q| visit.at >= quarter_start_ms(year, q))
-            .unwrap_or(0);
+        let q = quarter(visit.at);
         households[q].insert(visit.case_id);
         activity[q][0] += 1;
         if visit.review_status.as_deref() == Some("returned") {
@@ -108,6 +114,14 @@ async fn build(state: &AppState, p: &Principal, year: i32) -> Result<Monitor, Ap
                 .expect("a theme");
             observations[q][column] += 1;
         }
+    }
+    let mut handovers = vec![vec![0u64; 2]; 4];
+    for (at, incoming) in state
+        .store
+        .monitor_handovers(p.organisation_id, from, to)
+        .await?
+    {
+        handovers[quarter(at)][usize::from(!incoming)] += 1;
     }
     let household_counts: Vec<Vec<u64>> = households.iter().map(|h| vec![h.len() as u64]).collect();
     let no_totals = Totals {
@@ -135,6 +149,13 @@ async fn build(state: &AppState, p: &Principal, year: i32) -> Result<Monitor, Ap
             &observations,
             Totals {
                 rows: true,
+                columns: true,
+            },
+        ),
+        handovers: suppress(
+            &handovers,
+            Totals {
+                rows: false,
                 columns: true,
             },
         ),
@@ -167,7 +188,7 @@ fn csv(m: &Monitor) -> String {
     for theme in &m.themes {
         out.push_str(&format!(",observations_{theme}"));
     }
-    out.push_str(",observations_total\n");
+    out.push_str(",observations_total,handovers_in,handovers_out\n");
     for (q, quarter) in m.quarters.iter().enumerate() {
         out.push_str(quarter);
         out.push_str(&format!(",{}", cell(m.households[q])));
@@ -178,7 +199,11 @@ fn csv(m: &Monitor) -> String {
             out.push_str(&format!(",{}", cell(*v)));
         }
         let total = m.observations.row_totals.as_ref().and_then(|t| t[q]);
-        out.push_str(&format!(",{}\n", cell(total)));
+        out.push_str(&format!(",{}", cell(total)));
+        for v in &m.handovers.cells[q] {
+            out.push_str(&format!(",{}", cell(*v)));
+        }
+        out.push('\n');
     }
     out.push_str(&format!("{},", m.year));
     for v in m.activity.column_totals.iter().flatten() {
@@ -187,10 +212,11 @@ fn csv(m: &Monitor) -> String {
     for v in m.observations.column_totals.iter().flatten() {
         out.push_str(&format!(",{}", cell(*v)));
     }
-    out.push_str(&format!(
-        ",{}\n",
-        cell(m.observations.grand_total.flatten())
-    ));
+    out.push_str(&format!(",{}", cell(m.observations.grand_total.flatten())));
+    for v in m.handovers.column_totals.iter().flatten() {
+        out.push_str(&format!(",{}", cell(*v)));
+    }
+    out.push('\n');
     out
 }
 

@@ -1,7 +1,10 @@
 //! `GET /api/radar`: the families of a municipality's cases that are slipping
 //! off the radar — no visit for N days (N set per municipality with
 //! `PUT /api/radar/settings {"noVisitDays": N}`, default 42), an address marked
-//! moved or unknown, or visits a supervisor returned that are not approved yet.
+//! moved or unknown, visits a supervisor returned that are not approved yet, or
+//! a handover asked for and not decided. Besides: households registered by
+//! partner organisations working for the municipality that await direction,
+//! and how many handover requests wait for the municipality's answer.
 //! For the municipality's case directors; each item names its case.
 
 use axum::extract::State;
@@ -46,6 +49,18 @@ struct Settings {
 struct Radar {
     no_visit_days: i64,
     items: Vec<Item>,
+    awaiting_direction: Vec<Awaiting>,
+    /// Requests of other municipalities to take over a case, not decided yet.
+    incoming_handovers: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Awaiting {
+    document_id: String,
+    label: String,
+    registered_by: String,
+    created_at: i64,
 }
 
 #[derive(Serialize)]
@@ -53,11 +68,14 @@ struct Radar {
 struct Item {
     document_id: String,
     label: String,
-    /// Why the family is on the radar: `no_visit`, `address_moved`, `address_unknown`, `returned_visits`.
+    /// Why the family is on the radar: `no_visit`, `address_moved`,
+    /// `address_unknown`, `returned_visits`, `handover_pending`.
     reasons: Vec<&'static str>,
     last_visit_at: Option<i64>,
     days_without_visit: i64,
     returned_visits: i64,
+    /// The municipality asked to take the case over, while it has not answered.
+    handover_to: Option<String>,
 }
 
 async fn days(state: &AppState, p: &Principal) -> Result<i64, ApiError> {
@@ -94,6 +112,9 @@ async fn radar(
             if c.returned_visits > 0 {
                 reasons.push("returned_visits");
             }
+            if c.handover_to.is_some() {
+                reasons.push("handover_pending");
+            }
             let mut read =
                 crate::passkeys::entry(&p, "case.radar", &format!("document {}", c.document_id));
             read.case_id = Some(c.case_id);
@@ -105,13 +126,44 @@ async fn radar(
                 last_visit_at: c.last_visit_at,
                 days_without_visit: (now - last) / DAY_MS,
                 returned_visits: c.returned_visits,
+                handover_to: c.handover_to,
             }
         })
         .collect();
+    let awaiting_direction = state
+        .store
+        .undirected_cases(p.organisation_id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let mut read = crate::passkeys::entry(
+                &p,
+                "case.radar",
+                &format!("document {} awaiting direction", c.document_id),
+            );
+            read.case_id = Some(c.case_id);
+            audit.push(read);
+            Awaiting {
+                document_id: c.document_id,
+                label: c.label,
+                registered_by: c.registered_by_org,
+                created_at: c.created_at,
+            }
+        })
+        .collect();
+    let incoming_handovers = state
+        .store
+        .handovers_of(p.organisation_id)
+        .await?
+        .iter()
+        .filter(|h| h.to_org_id == p.organisation_id && h.status == "requested")
+        .count();
     state.store.audit(&audit, now).await?;
     Ok(Json(Radar {
         no_visit_days,
         items,
+        awaiting_direction,
+        incoming_handovers,
     }))
 }
 

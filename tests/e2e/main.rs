@@ -7,6 +7,7 @@ mod audit;
 mod authorisation;
 mod bad_input;
 mod convergence;
+mod direction;
 mod durability;
 mod identity;
 mod interop;

@@ -568,9 +568,13 @@ fn principal(row: PrincipalRow) -> Result<Principal> {
 }
 
 mod audit;
+mod direction;
 mod group;
 mod identity;
 mod oversight;
+pub use direction::{
+    Decision, Handover, HandoverRequest, HouseholdLink, NewLink, OrganisationEntry, Undirected,
+};
 pub use oversight::{MonitorVisit, RadarCase};
 
 pub use audit::{AuditEntry, AuditRecord};

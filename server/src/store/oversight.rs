@@ -41,6 +41,8 @@ pub struct RadarCase {
     pub created_at: i64,
     /// Visits returned by a supervisor and not approved since.
     pub returned_visits: i64,
+    /// The municipality an open handover request asks to take the case over.
+    pub handover_to: Option<String>,
 }
 
 impl Store {
@@ -61,15 +63,19 @@ impl Store {
     }
 
     /// The cases `organisation_id` directs that are on its radar: no visit since
-    /// `no_visit_since` (ms), address moved or unknown, or returned visits.
+    /// `no_visit_since` (ms), address moved or unknown, returned visits, or a
+    /// handover asked for and not yet decided.
     pub async fn radar(&self, organisation_id: i64, no_visit_since: i64) -> Result<Vec<RadarCase>> {
         let rows: Vec<RadarCase> = with_pool!(self, pool => sqlx::query_as(
             "SELECT c.id AS case_id, c.document_id, c.label, c.address_status, c.last_visit_at, c.created_at, \
                     (SELECT COUNT(*) FROM visits v WHERE v.document_id = c.document_id \
-                        AND v.review_status = 'returned') AS returned_visits \
+                        AND v.review_status = 'returned') AS returned_visits, \
+                    (SELECT o.name FROM handovers h JOIN organisations o ON o.id = h.to_org_id \
+                        WHERE h.case_id = c.id AND h.status = 'requested') AS handover_to \
              FROM cases c WHERE c.directing_org_id = $1 AND ( \
                  COALESCE(c.last_visit_at, c.created_at) < $2 \
                  OR c.address_status <> 'known' \
+                 OR EXISTS (SELECT 1 FROM handovers h WHERE h.case_id = c.id AND h.status = 'requested') \
                  OR EXISTS (SELECT 1 FROM visits v WHERE v.document_id = c.document_id \
                             AND v.review_status = 'returned')) \
              ORDER BY COALESCE(c.last_visit_at, c.created_at), c.id")
