@@ -257,6 +257,31 @@ pub async fn persist(id: DocumentId) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Removes a case the server no longer lets this tablet read (handed over to
+/// another municipality, or the organisation left its team) — unless the
+/// tablet holds changes the server never confirmed: those stay until they are
+/// delivered or the worker clears the tablet. A case the server never
+/// acknowledged anything of is not touched. Says whether it was removed.
+pub async fn forget(id: DocumentId) -> Result<bool, Failure> {
+    let lock = PERSIST.with(Rc::clone);
+    let _guard = lock.lock().await;
+    let Some(store) = with(|r| {
+        let local = r.docs.get(&id)?;
+        let settled = !local.acked.is_empty() && local.unsynced() == 0;
+        let store = r.store.clone().filter(|_| settled)?;
+        r.docs.remove(&id);
+        let name = id.to_string();
+        r.listed.retain(|l| l.document_id != name);
+        Some(store)
+    }) else {
+        return Ok(false);
+    };
+    changed();
+    store.delete(&doc_record(&id)).await?;
+    store.delete(&meta_record(&id)).await?;
+    Ok(true)
+}
+
 pub async fn persist_listed() -> Result<(), Failure> {
     let Some((store, listed, refusals)) =
         with(|r| Some((r.store.clone()?, r.listed.clone(), r.refusals.clone())))

@@ -333,7 +333,14 @@ fn receive(frame: &[u8]) {
             sync_all();
         }
         Some(Ok(Incoming::Sync { document, data })) => applied(document, &data),
-        Some(Ok(Incoming::Unavailable { .. })) => {}
+        Some(Ok(Incoming::Unavailable { document })) => {
+            // We held it and may no longer read it (or it is gone).
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(true) = app::forget(document).await {
+                    let _ = app::persist_listed().await;
+                }
+            });
+        }
         Some(Ok(Incoming::Error { message })) => server_error(message),
         Some(Ok(Incoming::Ignored)) | None => {}
         Some(Err(_)) => {
@@ -434,8 +441,18 @@ pub fn restart_document(document: DocumentId) {
     push(document);
 }
 
-/// Asks the server which cases we may see and adds the ones not on the tablet yet.
+/// Asks the server which cases we may see, adds the ones not on the tablet
+/// yet, and forgets the ones the server had and no longer lists.
 pub async fn refresh_caseload() {
+    // Only cases the server acknowledged before we asked can be missing for
+    // want of access rather than because the list was made before they arrived.
+    let held: Vec<DocumentId> = app::with(|r| {
+        r.docs
+            .iter()
+            .filter(|(_, d)| !d.acked.is_empty())
+            .map(|(id, _)| *id)
+            .collect()
+    });
     let Ok(body) = platform::api("GET", "/api/cases", None).await else {
         return;
     };
@@ -443,6 +460,12 @@ pub async fn refresh_caseload() {
         return;
     };
     app::with(|r| r.listed = listed.clone());
+    for id in held {
+        let name = id.to_string();
+        if !listed.iter().any(|l| l.document_id == name) {
+            let _ = app::forget(id).await;
+        }
+    }
     let _ = app::persist_listed().await;
     for case in &listed {
         if let Ok(id) = case.document_id.parse::<DocumentId>() {

@@ -2,7 +2,7 @@ import { tablet, enroll, axe, assert, waitAllSynced, SCREENSHOTS, ensureDir, reg
 import { join } from "node:path";
 
 export const name =
-  "a case director's radar lists a family whose address is marked moved, links to its case, and takes the municipality's day limit";
+  "a case director's radar lists a family whose address is marked moved, links to its case, and takes the municipality's day limit; the case director links two households on a recorded behaviour";
 
 export default async function ({ server, browser, pages }) {
   server.organisation("Gemeente Ergens");
@@ -45,5 +45,20 @@ export default async function ({ server, browser, pages }) {
 
   await page.locator(".case-card", { hasText: "Familie Vos" }).click();
   await page.getByRole("heading", { name: "Familie Vos" }).waitFor();
+
+  // The case director links the two households, on a behaviour; it shows on both cases.
+  await page.getByRole("heading", { name: "Gekoppelde huishoudens" }).waitFor();
+  const basisChoices = await page.getByLabel("Grond").locator("option").allTextContents();
+  assert(!basisChoices.some((c) => /afkomst|origin|nationalit/i.test(c)), `no basis names origin: ${basisChoices}`);
+  await page.getByLabel("Ander huishouden").selectOption({ label: "Familie Smit" });
+  await page.getByLabel("Grond").selectOption("member_moved_in");
+  await page.getByLabel("Wat is er gezien?").fill("Oudste dochter woont sinds oktober bij Smit.");
+  await page.getByRole("button", { name: "Huishouden koppelen" }).click();
+  const linked = page.locator(".card.link", { hasText: "Familie Smit" });
+  await linked.getByText("gezinslid ingetrokken").waitFor();
+  await axe(page, "case with direction and links");
+  await linked.getByRole("link", { name: "Familie Smit" }).click();
+  await page.getByRole("heading", { name: "Familie Smit" }).waitFor();
+  await page.locator(".card.link", { hasText: "Familie Vos" }).getByText("Oudste dochter woont sinds oktober bij Smit.").waitFor();
   assert(dora.errors.length === 0, `page errors: ${dora.errors.join("; ")}`);
 }

@@ -127,6 +127,7 @@ pub fn Case(id: DocumentId) -> impl IntoView {
                 }.into_any()
             }
         }}
+        <super::direction::Direction id=id/>
     }
 }
 

@@ -5,6 +5,7 @@
 mod auth;
 mod case;
 mod caseload;
+mod direction;
 mod monitor;
 mod radar;
 mod review;
@@ -49,6 +50,7 @@ pub enum Route {
     ReviewVisit(DocumentId, String),
     Monitor,
     Radar,
+    Handovers,
     Summary(DocumentId),
 }
 
@@ -71,6 +73,7 @@ impl Route {
             ["review"] => Route::Review,
             ["monitor"] => Route::Monitor,
             ["radar"] => Route::Radar,
+            ["handovers"] => Route::Handovers,
             ["review", id, visit] => case(id).map_or(Route::Review, |id| {
                 Route::ReviewVisit(id, (*visit).to_owned())
             }),
@@ -88,6 +91,7 @@ impl Route {
             Route::Review => "#/review".into(),
             Route::Monitor => "#/monitor".into(),
             Route::Radar => "#/radar".into(),
+            Route::Handovers => "#/handovers".into(),
             Route::Summary(id) => format!("#/case/{id}/summary"),
             Route::ReviewVisit(id, visit) => format!("#/review/{id}/{visit}"),
         }
@@ -297,6 +301,7 @@ fn Shell() -> impl IntoView {
                 Route::Review => view! { <review::ReviewQueue/> }.into_any(),
                 Route::Monitor => view! { <monitor::MonitorScreen/> }.into_any(),
                 Route::Radar => view! { <radar::RadarScreen/> }.into_any(),
+                Route::Handovers => view! { <direction::HandoversScreen/> }.into_any(),
                 Route::Summary(id) => view! { <summary::Summary id=id/> }.into_any(),
                 Route::ReviewVisit(id, visit) => view! { <review::ReviewVisit case_id=id visit_id=visit/> }.into_any(),
             }}
@@ -378,6 +383,7 @@ fn StatusBar() -> impl IntoView {
                 {move || is_director().then(|| view! {
                     <a class="button" href=Route::Radar.href()>{t(T::Radar)}</a>
                     <a class="button" href=Route::Monitor.href()>{t(T::Monitor)}</a>
+                    <a class="button" href=Route::Handovers.href()>{t(T::Handovers)}</a>
                 })}
                 <button on:click=move |_| switch_language()>{move || t(T::SwitchLanguage)}</button>
                 <button on:click=move |_| leptos::task::spawn_local(lock_now())>{move || t(T::Lock)}</button>

@@ -22,6 +22,7 @@ struct Monitor {
     activity: Published,
     themes: Vec<String>,
     observations: Published,
+    handovers: Published,
 }
 
 fn cell(shown: Shown) -> String {
@@ -122,6 +123,26 @@ fn Figures(m: Monitor) -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        <h2 id="handovers-h">{t(T::Handovers)}</h2>
+        <table class="figures" aria-labelledby="handovers-h">
+            <thead><tr>
+                <th scope="col">{t(T::Quarter)}</th>
+                <th scope="col">{t(T::HandoversIn)}</th>
+                <th scope="col">{t(T::HandoversOut)}</th>
+            </tr></thead>
+            <tbody>
+                {m.quarters.iter().enumerate().map(|(q, quarter)| view! {
+                    <tr>
+                        <th scope="row">{quarter.clone()}</th>
+                        {m.handovers.cells[q].iter().map(|v| view! { <td>{cell(*v)}</td> }).collect_view()}
+                    </tr>
+                }).collect_view()}
+                <tr class="total">
+                    <th scope="row">{t(T::Total)}</th>
+                    {m.handovers.column_totals.clone().unwrap_or_default().into_iter().map(|v| view! { <td>{cell(v)}</td> }).collect_view()}
+                </tr>
+            </tbody>
+        </table>
         <p class="note">{t(T::SuppressionNote)}</p>
         <a class="button" href=csv download="">{t(T::DownloadCsv)}</a>
     }

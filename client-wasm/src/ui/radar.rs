@@ -16,6 +16,17 @@ use crate::platform::{Failure, api};
 struct Radar {
     no_visit_days: i64,
     items: Vec<Item>,
+    awaiting_direction: Vec<Awaiting>,
+    incoming_handovers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Awaiting {
+    document_id: String,
+    label: String,
+    registered_by: String,
+    created_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -27,6 +38,7 @@ struct Item {
     last_visit_at: Option<i64>,
     days_without_visit: i64,
     returned_visits: i64,
+    handover_to: Option<String>,
 }
 
 fn reason_text(reason: &str, item: &Item) -> String {
@@ -35,6 +47,11 @@ fn reason_text(reason: &str, item: &Item) -> String {
         "address_moved" => t(T::AddressMoved).to_owned(),
         "address_unknown" => t(T::AddressUnknown).to_owned(),
         "returned_visits" => format!("{} {}", item.returned_visits, t(T::ReturnedNotApproved)),
+        "handover_pending" => format!(
+            "{} {}",
+            t(T::HandoverPendingTo),
+            item.handover_to.clone().unwrap_or_default()
+        ),
         other => other.to_owned(),
     }
 }
@@ -84,7 +101,38 @@ pub fn RadarScreen() -> impl IntoView {
                     if days.get_untracked().is_empty() {
                         days.set(radar.no_visit_days.to_string());
                     }
-                    if radar.items.is_empty() {
+                    let incoming = (radar.incoming_handovers > 0).then(|| view! {
+                        <p class="banner" role="status">
+                            <a href=Route::Handovers.href()>{format!("{} {}", radar.incoming_handovers, t(T::IncomingHandoversWaiting))}</a>
+                        </p>
+                    });
+                    let awaiting = (!radar.awaiting_direction.is_empty()).then(|| view! {
+                        <h2 id="awaiting-h">{t(T::AwaitingDirection)}</h2>
+                        <ul class="cards" aria-labelledby="awaiting-h">
+                            {radar.awaiting_direction.iter().map(|a| {
+                                let path = format!("/api/cases/{}/direction", a.document_id);
+                                view! {
+                                    <li class="card">
+                                        <span class="label">{a.label.clone()}</span>
+                                        <span>{format!("{} {} · {}", t(T::RegisteredBy), a.registered_by, format_date(a.created_at))}</span>
+                                        <button on:click=move |_| {
+                                            let path = path.clone();
+                                            leptos::task::spawn_local(async move {
+                                                match api("POST", &path, Some(&json!({}))).await {
+                                                    Ok(_) => {
+                                                        crate::sync::refresh_caseload().await;
+                                                        version.update(|v| *v += 1);
+                                                    }
+                                                    Err(e) => error.set(Some(format!("{}: {e}", t(T::Error)))),
+                                                }
+                                            });
+                                        }>{t(T::TakeDirection)}</button>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    });
+                    let items = if radar.items.is_empty() {
                         view! { <p class="empty">{t(T::RadarEmpty)}</p> }.into_any()
                     } else {
                         view! {
@@ -110,7 +158,8 @@ pub fn RadarScreen() -> impl IntoView {
                                 }).collect_view()}
                             </ul>
                         }.into_any()
-                    }
+                    };
+                    view! { {incoming} {items} {awaiting} }.into_any()
                 }
             }}
             <form class="card" on:submit=save>

@@ -4,6 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
+use super::BeginWrite;
 use super::{Backend, Result, Store};
 
 /// One thing to record: who did what to which case, through what.
@@ -142,7 +143,7 @@ impl Store {
             return group.audit(entries.to_vec(), now).await;
         }
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             append_audit!(tx, entries, now);
             tx.commit().await?;
             Ok(())

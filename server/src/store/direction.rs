@@ -5,6 +5,7 @@
 
 use veldwerk_core::identity::OrganisationKind;
 
+use super::BeginWrite;
 use super::audit::append_audit;
 use super::{AuditEntry, Backend, Result, Store, StoreError};
 
@@ -153,7 +154,7 @@ impl Store {
     ) -> Result<i64> {
         let r = request;
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
                 "INSERT INTO handovers (case_id, from_org_id, to_org_id, label, reason, requested_by, requested_at, status) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested') RETURNING id")
@@ -206,7 +207,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let open: Option<(i64, i64, i64)> = sqlx::query_as(
                 "UPDATE handovers SET status = $1, decided_by = $2, decided_at = $3, decision_note = $4 \
                  WHERE id = $5 AND status = 'requested' RETURNING case_id, from_org_id, to_org_id")
@@ -254,7 +255,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let taken = sqlx::query(
                 "UPDATE cases SET directing_org_id = $1, updated_at = $2 WHERE id = $3 AND directing_org_id IS NULL")
                 .bind(municipality_id).bind(now).bind(case_id).execute(&mut *tx).await?;
@@ -303,7 +304,7 @@ impl Store {
             (link.other, link.case)
         };
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
                 "INSERT INTO household_links (case_a, case_b, basis, note, recorded_by, recorded_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
@@ -345,7 +346,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let removed = sqlx::query(
                 "UPDATE household_links SET removed_by = $1, removed_at = $2 \
                  WHERE id = $3 AND (case_a = $4 OR case_b = $4) AND removed_at IS NULL")

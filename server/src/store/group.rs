@@ -12,6 +12,7 @@ use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use super::BeginWrite;
 use super::audit::{self, append_audit};
 use super::{AuditEntry, ChangeBatch, Result, StoreError};
 
@@ -112,7 +113,7 @@ async fn attempt(
     savepoints: bool,
 ) -> Result<Vec<Result<Option<i64>>>> {
     let mut outcomes: Vec<Result<Option<i64>>> = Vec::with_capacity(jobs.len());
-    let mut tx = pool.begin().await?;
+    let mut tx = pool.begin_write().await?;
     for job in jobs {
         if !savepoints {
             match write(&mut tx, &job.write, job.now).await {

@@ -1,5 +1,6 @@
 //! Storage of passkeys, invites, ceremonies, sessions and devices.
 
+use super::BeginWrite;
 use super::{Authn, Backend, PrincipalRow, Result, Store, StoreError, authn, principal};
 use veldwerk_core::identity::Role;
 
@@ -191,7 +192,7 @@ impl Store {
     /// actor id) and its passkey, all or nothing.
     pub async fn enroll(&self, e: &Enrollment, now: i64) -> Result<super::Principal> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let invite: Option<(i64, String)> = sqlx::query_as(
                 "SELECT organisation_id, role FROM invites WHERE id = $1 AND used_at IS NULL AND expires_at > $2")
                 .bind(e.invite_id).bind(now).fetch_optional(&mut *tx).await?;
@@ -226,7 +227,7 @@ impl Store {
         now: i64,
     ) -> Result<super::Principal> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let device_id = insert_device!(tx, user_id, device_name, actor_id, now);
             sqlx::query("INSERT INTO passkeys (device_id, credential_id, passkey, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(device_id).bind(credential_id).bind(passkey).bind(now).execute(&mut *tx).await?;
@@ -370,7 +371,7 @@ impl Store {
     /// Revokes a device: its tokens, sessions and passkey stop working.
     pub async fn revoke_device(&self, device_id: i64, now: i64) -> Result<bool> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let n = sqlx::query("UPDATE devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now).bind(device_id).execute(&mut *tx).await?.rows_affected();
             sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE device_id = $2 AND revoked_at IS NULL")

@@ -35,6 +35,38 @@ pub struct Store {
     group: Option<group::GroupCommit>,
 }
 
+/// Opens a write transaction. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`): a deferred transaction that reads first and writes
+/// later fails at once with "database is locked" when another connection wrote
+/// in between (two people enrolling at the same moment did), and
+/// `busy_timeout` does not help it. Waiting for the lock up front does.
+trait BeginWrite {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send + '_;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send + '_
+    {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send + '_
+    {
+        self.begin()
+    }
+}
+
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match &$store.backend {
@@ -222,7 +254,7 @@ impl DocumentWrite {
                 group: Some(group), ..
             } => group.batch(batch.clone(), now).await,
             WriteInner::Sqlite { pool, group: None } => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 let last_seq = write_batch!(tx, batch, now);
                 tx.commit().await?;
                 Ok(last_seq)
@@ -268,7 +300,7 @@ impl DocumentWrite {
         }
         match self.inner {
             WriteInner::Sqlite { pool, .. } => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 compact_in!(tx);
             }
             WriteInner::Postgres { mut tx, .. } => compact_in!(tx),
@@ -689,7 +721,7 @@ impl Store {
         now: i64,
     ) -> Result<Principal> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let user: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE handle = $1")
                 .bind(handle).fetch_optional(&mut *tx).await?;
             let (user_id,) = user.ok_or(StoreError::NotFound("user"))?;
@@ -744,7 +776,7 @@ impl Store {
     /// Uses a ticket up: succeeds once, within its lifetime, for a live device.
     pub async fn redeem_sync_ticket(&self, ticket_hash: &str, now: i64) -> Result<Authn> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let ticket: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
                 "SELECT device_id, expires_at, used_at FROM sync_tickets WHERE ticket_hash = $1")
                 .bind(ticket_hash).fetch_optional(&mut *tx).await?;
@@ -846,7 +878,7 @@ impl Store {
         now: i64,
     ) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if on_team {
                 sqlx::query("INSERT INTO case_team (case_id, organisation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(case_id).bind(organisation_id).execute(&mut *tx).await?;
@@ -875,7 +907,7 @@ impl Store {
             .as_ref()
             .ok_or_else(|| StoreError::Corrupt("a new case needs its projection".into()))?;
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let (case_id,): (i64,) = sqlx::query_as(
                 "INSERT INTO cases (document_id, directing_org_id, created_by_user_id, created_at, label, address_status, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $4) RETURNING id")
@@ -907,7 +939,7 @@ impl Store {
     /// (and will not become) a case.
     pub async fn commit_batch(&self, batch: &ChangeBatch, now: i64) -> Result<()> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             write_batch!(tx, batch, now);
             tx.commit().await?;
             Ok(())
@@ -917,7 +949,7 @@ impl Store {
     /// A document's latest snapshot and the changes logged after it.
     pub async fn load_document(&self, document_id: &str) -> Result<Option<StoredDocument>> {
         with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let row: Option<(i64, String, Option<Vec<u8>>, i64)> = sqlx::query_as(
                 "SELECT case_id, compartment, snapshot, snapshot_seq FROM documents WHERE document_id = $1")
                 .bind(document_id).fetch_optional(&mut *tx).await?;
@@ -964,7 +996,7 @@ impl Store {
                 group: self.group.clone(),
             },
             Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 let row: Option<(i64,)> = sqlx::query_as(
                     "SELECT snapshot_seq FROM documents WHERE document_id = $1 FOR UPDATE",
                 )
