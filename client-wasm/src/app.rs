@@ -119,6 +119,8 @@ pub struct Runtime {
     pub docs: BTreeMap<DocumentId, LocalDoc>,
     pub listed: Vec<Listed>,
     pub refusals: Vec<Refusal>,
+    /// Who writes with which actor id (hex → handle, organisation), as the server named them.
+    pub writers: BTreeMap<String, (String, String)>,
     pub link: Option<Link>,
     pub last_sync_ms: Option<i64>,
     pub engine: sync::Engine,
@@ -159,6 +161,7 @@ pub fn pending_count() -> usize {
 const PROFILE: &str = "profile";
 const LISTED: &str = "caseload";
 const REFUSALS: &str = "refusals";
+const WRITERS: &str = "writers";
 
 fn doc_record(id: &DocumentId) -> String {
     format!("doc/{id}")
@@ -207,12 +210,17 @@ pub async fn open(store: LocalStore, me: Option<Me>) -> Result<(), Failure> {
         .get_json::<Vec<Refusal>>(REFUSALS)
         .await?
         .unwrap_or_default();
+    let writers = store
+        .get_json::<BTreeMap<String, (String, String)>>(WRITERS)
+        .await?
+        .unwrap_or_default();
     with(|r| {
         r.store = Some(store);
         r.me = Some(me);
         r.docs = docs;
         r.listed = listed;
         r.refusals = refusals;
+        r.writers = writers;
     });
     changed();
     sync::start();
@@ -227,6 +235,7 @@ pub fn lock() {
         r.docs.clear();
         r.listed.clear();
         r.refusals.clear();
+        r.writers.clear();
         r.me = None;
     });
     changed();
@@ -283,13 +292,68 @@ pub async fn forget(id: DocumentId) -> Result<bool, Failure> {
 }
 
 pub async fn persist_listed() -> Result<(), Failure> {
-    let Some((store, listed, refusals)) =
-        with(|r| Some((r.store.clone()?, r.listed.clone(), r.refusals.clone())))
-    else {
+    let Some((store, listed, refusals, writers)) = with(|r| {
+        Some((
+            r.store.clone()?,
+            r.listed.clone(),
+            r.refusals.clone(),
+            r.writers.clone(),
+        ))
+    }) else {
         return Ok(());
     };
     store.put_json(LISTED, &listed).await?;
-    store.put_json(REFUSALS, &refusals).await
+    store.put_json(REFUSALS, &refusals).await?;
+    store.put_json(WRITERS, &writers).await
+}
+
+/// Asks the server who wrote with the actor ids of a case's history that the
+/// tablet cannot name yet, and keeps the answer (so it names them offline too).
+pub async fn learn_writers(id: DocumentId) {
+    let unknown: Vec<String> = with(|r| {
+        let Some(local) = r.docs.get(&id) else {
+            return Vec::new();
+        };
+        let mut actors: Vec<String> = local
+            .doc
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.actor_id().to_hex_string())
+            .filter(|a| !r.writers.contains_key(a))
+            .collect();
+        actors.sort();
+        actors.dedup();
+        actors.truncate(200);
+        actors
+    });
+    if unknown.is_empty() {
+        return;
+    }
+    let body = serde_json::json!({ "actors": unknown });
+    let Ok(answer) =
+        crate::platform::api("POST", &format!("/api/cases/{id}/writers"), Some(&body)).await
+    else {
+        return;
+    };
+    #[derive(Deserialize)]
+    struct Writer {
+        actor: String,
+        handle: String,
+        organisation: String,
+    }
+    let Ok(named) = serde_json::from_value::<Vec<Writer>>(answer) else {
+        return;
+    };
+    if named.is_empty() {
+        return;
+    }
+    with(|r| {
+        for w in named {
+            r.writers.insert(w.actor, (w.handle, w.organisation));
+        }
+    });
+    changed();
+    let _ = persist_listed().await;
 }
 
 /// Why an edit was not made.

@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/cases", get(caseload).post(create_case))
         .route("/api/cases/{document_id}", get(case))
         .route("/api/cases/{document_id}/team", get(team).post(change_team))
+        .route("/api/cases/{document_id}/writers", post(writers))
         .route("/api/admin/quarantine", get(quarantine))
 }
 
@@ -214,6 +215,64 @@ async fn team(
 ) -> Result<Json<Vec<String>>, ApiError> {
     let case_id = readable_case(&state, &p, &document_id).await?.case_id;
     Ok(Json(state.store.case_team(case_id).await?))
+}
+
+/// The most actor ids one request may ask about.
+const MAX_WRITERS: usize = 200;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct WritersQuery {
+    /// Actor ids (hex) found in the case record's change history.
+    actors: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Writer {
+    actor: String,
+    handle: String,
+    organisation: String,
+}
+
+/// Who wrote with which actor ids, for the case's team: so the history and
+/// conflicts name everyone, including people who never recorded a visit.
+/// Actor ids are random and learnt only from records the reader may read.
+async fn writers(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(document_id): Path<String>,
+    ApiJson(body): ApiJson<WritersQuery>,
+) -> Result<Json<Vec<Writer>>, ApiError> {
+    let access = readable_case(&state, &p, &document_id).await?;
+    if body.actors.len() > MAX_WRITERS {
+        return Err(ApiError::BadRequest(format!(
+            "ask about at most {MAX_WRITERS} actors at a time"
+        )));
+    }
+    let mut writers = Vec::new();
+    for actor in body.actors {
+        if actor.len() > 64 || !actor.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::BadRequest(format!(
+                "{actor:?} is not an actor id (hex)"
+            )));
+        }
+        if let Some((handle, organisation)) = state.store.actor_person(&actor).await? {
+            writers.push(Writer {
+                actor,
+                handle,
+                organisation,
+            });
+        }
+    }
+    let mut read = crate::passkeys::entry(
+        &p,
+        "case.writers",
+        &format!("{} writers named", writers.len()),
+    );
+    read.case_id = Some(access.case_id);
+    state.store.audit(&[read], now_ms()).await?;
+    Ok(Json(writers))
 }
 
 #[derive(Deserialize)]

@@ -85,5 +85,10 @@ export default async function ({ server, browser, pages }) {
   assert(await jan.page.getByLabel("Wonen").isDisabled(), "the approved visit's fields are disabled");
   assert((await jan.page.getByRole("button", { name: "Indienen ter beoordeling" }).count()) === 0 ||
     await jan.page.getByRole("button", { name: "Indienen ter beoordeling" }).isDisabled(), "no resubmitting an approved visit");
+  // The history names the supervisor, who recorded no visit herself: the server says who she is.
+  await jan.page.goBack();
+  await jan.page.getByRole("heading", { name: "Familie Bakker" }).waitFor();
+  await jan.page.getByRole("button", { name: "Geschiedenis tonen" }).click();
+  await jan.page.getByTestId("history").getByText("sara (Gemeente Ergens)").first().waitFor({ timeout: 30_000 });
   assert(jan.errors.length + sara.errors.length === 0, `page errors: ${[...jan.errors, ...sara.errors].join("; ")}`);
 }

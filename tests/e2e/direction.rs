@@ -479,8 +479,49 @@ async fn links_between_households_have_a_basis_and_are_for_case_directors(db: Db
     assert_eq!(get(&server, &director, &links).await.1, json!([]));
 }
 
+async fn the_team_learns_who_wrote_with_which_actor(db: Db) {
+    let server = TestServer::start(db).await;
+    let municipality = OrganisationKind::Municipality;
+    let worker = server
+        .user("Gemeente Naam", municipality, "nina", Role::FieldWorker)
+        .await;
+    let director = server
+        .user("Gemeente Naam", municipality, "niels", Role::CaseDirector)
+        .await;
+    let outsider = server
+        .user("Gemeente Vreemd", municipality, "vic", Role::CaseDirector)
+        .await;
+    let id = server.create_case(&director, "Familie Schrijver").await;
+    // The worker changes the address (no visit that would name her).
+    let mut tablet = Tablet::new(&worker.principal.actor_id);
+    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
+    tablet.adopt(id, link.fetch(id).await.unwrap());
+    let doc = tablet.doc(id);
+    case::set_address(doc, "Dorpsstraat 2", case::AddressStatus::Known).unwrap();
+    doc.commit();
+    link.sync(id, doc).await.unwrap();
+
+    let path = format!("/api/cases/{id}/writers");
+    let unknown = "00112233445566778899aabbccddeeff";
+    let ask =
+        json!({ "actors": [worker.principal.actor_id, director.principal.actor_id, unknown] });
+    let (status, writers) = post(&server, &director, &path, ask.clone()).await;
+    assert_eq!(status, 200, "{writers}");
+    assert_eq!(
+        writers,
+        json!([
+            { "actor": worker.principal.actor_id, "handle": "nina", "organisation": "Gemeente Naam" },
+            { "actor": director.principal.actor_id, "handle": "niels", "organisation": "Gemeente Naam" },
+        ])
+    );
+    assert_eq!(post(&server, &outsider, &path, ask).await.0, 404);
+    let (status, error) = post(&server, &director, &path, json!({ "actors": ["'; DROP"] })).await;
+    assert_eq!(status, 400, "{error}");
+}
+
 on_both_databases!(
     a_handover_is_refused_then_accepted_and_moves_access,
     a_partner_registration_awaits_direction,
     links_between_households_have_a_basis_and_are_for_case_directors,
+    the_team_learns_who_wrote_with_which_actor,
 );

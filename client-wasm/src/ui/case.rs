@@ -52,6 +52,7 @@ struct Forms {
 
 #[component]
 pub fn Case(id: DocumentId) -> impl IntoView {
+    name_writers(id);
     let forms = Forms {
         address_open: RwSignal::new(false),
         address_draft: RwSignal::new(String::new()),
@@ -131,7 +132,18 @@ pub fn Case(id: DocumentId) -> impl IntoView {
     }
 }
 
-/// Who wrote with `actor`: this tablet, a person the record names, or another device.
+/// Names the writers of a case's history once it is open (and again when it grew).
+fn name_writers(id: DocumentId) {
+    let heads = Memo::new(move |_| app::read(|r| r.docs.get(&id).map(|d| d.doc.get_heads())));
+    Effect::new(move || {
+        if heads.with(Option::is_some) {
+            leptos::task::spawn_local(app::learn_writers(id));
+        }
+    });
+}
+
+/// Who wrote with `actor`: this tablet, a person the record or the server
+/// names, or another device.
 fn writer_name(
     view: &CaseView,
     mine: Option<&automerge::ActorId>,
@@ -140,7 +152,10 @@ fn writer_name(
     if Some(actor) == mine {
         return t(T::You).to_owned();
     }
-    match view.writer(actor) {
+    if let Some((handle, organisation)) = view.writer(actor) {
+        return format!("{handle} ({organisation})");
+    }
+    match app::read(|r| r.writers.get(&actor.to_hex_string()).cloned()) {
         Some((handle, organisation)) => format!("{handle} ({organisation})"),
         None => t(T::OtherDevice).to_owned(),
     }

@@ -805,6 +805,17 @@ impl Store {
         Ok(row.map(|r| r.0))
     }
 
+    /// The person (handle, organisation) behind an actor id: the device it is
+    /// bound to, or whose own actor id it is.
+    pub async fn actor_person(&self, actor_id: &str) -> Result<Option<(String, String)>> {
+        let row: Option<(String, String)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT u.handle, o.name FROM devices d JOIN users u ON u.id = d.user_id \
+             JOIN organisations o ON o.id = u.organisation_id \
+             WHERE d.id = (SELECT device_id FROM actors WHERE actor_id = $1) OR d.actor_id = $1 LIMIT 1")
+            .bind(actor_id).fetch_optional(pool).await)?;
+        Ok(row)
+    }
+
     // --- cases and documents ---------------------------------------------
 
     /// Where a document belongs, as seen by one organisation; `None` when no
