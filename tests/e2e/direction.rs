@@ -479,6 +479,70 @@ async fn links_between_households_have_a_basis_and_are_for_case_directors(db: Db
     assert_eq!(get(&server, &director, &links).await.1, json!([]));
 }
 
+/// The current year (UTC), by Howard Hinnant's civil-from-days.
+fn this_year() -> i64 {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    yoe + era * 400 + i64::from(month <= 2)
+}
+
+async fn the_monitor_counts_handovers_in_and_out(db: Db) {
+    let server = TestServer::start(db).await;
+    let municipality = OrganisationKind::Municipality;
+    let sender = server
+        .user("Gemeente West", municipality, "wendy", Role::CaseDirector)
+        .await;
+    let receiver = server
+        .user("Gemeente Oost", municipality, "otto", Role::CaseDirector)
+        .await;
+    for n in 0..6 {
+        let id = server.create_case(&sender, &format!("Familie {n}")).await;
+        let (status, asked) = post(
+            &server,
+            &sender,
+            &format!("/api/cases/{id}/handover"),
+            json!({ "to": "Gemeente Oost", "reason": "verhuisd" }),
+        )
+        .await;
+        assert_eq!(status, 201, "{asked}");
+        // Five accepted; the sixth refused, which is not a handover.
+        let decision = if n < 5 { "accept" } else { "refuse" };
+        let path = format!("/api/handovers/{}/{decision}", asked["id"]);
+        let (status, _) = post(&server, &receiver, &path, json!({ "note": "nee" })).await;
+        assert_eq!(status, 200);
+    }
+    let year = this_year();
+    let (_, east) = get(&server, &receiver, &format!("/api/monitor?year={year}")).await;
+    assert_eq!(east["handovers"]["columnTotals"], json!([5, 0]), "{east}");
+    let (_, west) = get(&server, &sender, &format!("/api/monitor?year={year}")).await;
+    assert_eq!(west["handovers"]["columnTotals"], json!([0, 5]), "{west}");
+    let response = reqwest::Client::new()
+        .get(server.http(&format!("/api/monitor.csv?year={year}")))
+        .bearer_auth(&receiver.token)
+        .send()
+        .await
+        .unwrap();
+    let csv = response.text().await.unwrap();
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",handovers_in,handovers_out"),
+        "{csv}"
+    );
+    assert!(csv.lines().last().unwrap().ends_with(",5,0"), "{csv}");
+}
+
 async fn the_team_learns_who_wrote_with_which_actor(db: Db) {
     let server = TestServer::start(db).await;
     let municipality = OrganisationKind::Municipality;
@@ -524,4 +588,5 @@ on_both_databases!(
     a_partner_registration_awaits_direction,
     links_between_households_have_a_basis_and_are_for_case_directors,
     the_team_learns_who_wrote_with_which_actor,
+    the_monitor_counts_handovers_in_and_out,
 );
