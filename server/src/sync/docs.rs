@@ -34,14 +34,18 @@ pub type ConnectionId = u64;
 
 /// The way to a connection's socket. Bounded: a peer that does not read its
 /// messages is disconnected rather than allowed to fill the server's memory.
+///
+/// Messages are queued boxed: the channel allocates its slots in blocks of 32
+/// up front, and a block of unboxed messages (3.6 KiB) was a tenth of what an
+/// idle connection cost (BENCHMARKS.md, "Third pass").
 #[derive(Clone, Debug)]
 pub struct Outbox {
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::Sender<Box<Message>>,
     too_slow: Arc<Notify>,
 }
 
 impl Outbox {
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Message>, Arc<Notify>) {
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Box<Message>>, Arc<Notify>) {
         let (tx, rx) = mpsc::channel(capacity);
         let too_slow = Arc::new(Notify::new());
         (
@@ -56,7 +60,7 @@ impl Outbox {
 
     /// Queues a message; a full queue marks the peer as too slow.
     pub fn send(&self, message: Message) -> bool {
-        match self.tx.try_send(message) {
+        match self.tx.try_send(Box::new(message)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.too_slow.notify_one();
