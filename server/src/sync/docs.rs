@@ -5,6 +5,9 @@
 //!
 //! Each document is behind its own async mutex, held across the commit, so no
 //! sync message can be generated from a state that is not yet durable.
+//!
+//! Documents nobody has open leave memory after `idle_unload`, and sooner,
+//! least recently used first, when more than `max_loaded_documents` are loaded.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex as SyncMutex};
@@ -136,6 +139,8 @@ pub struct DocRegistry {
     metrics: Arc<Metrics>,
     server_peer: PeerId,
     compact_after: usize,
+    /// Documents kept loaded at most, as far as none of them is open.
+    max_loaded: usize,
 }
 
 /// A document being created offline, before it validates: kept per connection.
@@ -163,6 +168,7 @@ impl DocRegistry {
         metrics: Arc<Metrics>,
         server_peer: PeerId,
         compact_after: usize,
+        max_loaded: usize,
     ) -> Self {
         Self {
             slots: SyncMutex::new(HashMap::new()),
@@ -170,6 +176,7 @@ impl DocRegistry {
             metrics,
             server_peer,
             compact_after,
+            max_loaded: max_loaded.max(1),
         }
     }
 
@@ -180,7 +187,47 @@ impl DocRegistry {
 
     fn slot(&self, id: DocumentId) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.entry(id).or_default().clone()
+        let slot = slots.entry(id).or_default().clone();
+        // Held here, so never evicted itself.
+        self.evict_over_cap(&mut slots);
+        slot
+    }
+
+    /// Unloads the least recently used documents that nobody has open and
+    /// nobody is using until at most `max_loaded` remain, or none of them is
+    /// left. Nothing is lost: a loaded document holds nothing uncommitted
+    /// while its lock is free, and it loads again from the store.
+    fn evict_over_cap(&self, slots: &mut HashMap<DocumentId, Slot>) -> usize {
+        let excess = slots.len().saturating_sub(self.max_loaded);
+        if excess == 0 {
+            return 0;
+        }
+        // An empty slot (a document that was not found) sorts first.
+        let mut unused: Vec<(Option<Instant>, DocumentId)> = slots
+            .iter()
+            .filter_map(|(id, slot)| {
+                // Someone else holds the slot: it is in use.
+                if Arc::strong_count(slot) > 1 {
+                    return None;
+                }
+                let guard = slot.try_lock().ok()?;
+                match guard.as_ref() {
+                    None => Some((None, *id)),
+                    Some(live) if live.peers.is_empty() => Some((Some(live.last_used), *id)),
+                    Some(_) => None,
+                }
+            })
+            .collect();
+        let count = excess.min(unused.len());
+        if count == 0 {
+            return 0;
+        }
+        unused.select_nth_unstable(count - 1);
+        for (_, id) in &unused[..count] {
+            slots.remove(id);
+        }
+        Metrics::add(&self.metrics.documents_evicted_total, count);
+        count
     }
 
     /// Applies a sync message from an authorised peer to a stored document.
@@ -486,6 +533,14 @@ impl DocRegistry {
                 live.peers.remove(&connection);
                 live.last_used = Instant::now();
             }
+        }
+        // Documents nobody has open any more may be over the cap.
+        let evicted = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            self.evict_over_cap(&mut slots)
+        };
+        if evicted > 0 {
+            tracing::debug!(evicted, "documents unloaded over the cap");
         }
     }
 
