@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// Seconds a document with no connected peer stays in memory.
     #[arg(long, env = "VELDWERK_IDLE_UNLOAD_SECS", default_value_t = 60)]
     pub idle_unload_secs: u64,
+    /// Documents kept in memory at most; beyond it the least recently used
+    /// that no peer has open are unloaded. Documents peers have open stay.
+    #[arg(long, env = "VELDWERK_MAX_LOADED_DOCUMENTS", default_value_t = 10_000)]
+    pub max_loaded_documents: usize,
     /// Logged changes after which a document is compacted into a snapshot.
     #[arg(long, env = "VELDWERK_COMPACT_AFTER", default_value_t = 256)]
     pub compact_after: usize,
@@ -66,6 +70,7 @@ pub struct Config {
     pub origin: String,
     pub max_frame_bytes: usize,
     pub idle_unload: Duration,
+    pub max_loaded_documents: usize,
     pub compact_after: usize,
     pub session_idle: Duration,
     pub session_max: Duration,
@@ -107,6 +112,7 @@ impl std::fmt::Debug for Config {
             .field("origin", &self.origin)
             .field("max_frame_bytes", &self.max_frame_bytes)
             .field("idle_unload", &self.idle_unload)
+            .field("max_loaded_documents", &self.max_loaded_documents)
             .field("compact_after", &self.compact_after)
             .field("session_idle", &self.session_idle)
             .field("session_max", &self.session_max)
@@ -123,6 +129,8 @@ pub enum ConfigError {
     Origin(String),
     #[error("VELDWERK_MAX_FRAME_BYTES must be between 1 KiB and 256 MiB")]
     FrameLimit,
+    #[error("VELDWERK_MAX_LOADED_DOCUMENTS must be at least 1")]
+    MaxLoaded,
     #[error("VELDWERK_COMPACT_AFTER must be at least 1")]
     CompactAfter,
     #[error("session lifetimes must be at least a minute, and idle no longer than the maximum")]
@@ -159,6 +167,9 @@ impl ServeArgs {
         if !(1024..=256 * 1024 * 1024).contains(&self.max_frame_bytes) {
             return Err(ConfigError::FrameLimit);
         }
+        if self.max_loaded_documents == 0 {
+            return Err(ConfigError::MaxLoaded);
+        }
         if self.compact_after == 0 {
             return Err(ConfigError::CompactAfter);
         }
@@ -173,6 +184,7 @@ impl ServeArgs {
             origin,
             max_frame_bytes: self.max_frame_bytes,
             idle_unload: Duration::from_secs(self.idle_unload_secs),
+            max_loaded_documents: self.max_loaded_documents,
             compact_after: self.compact_after,
             session_idle,
             session_max,

@@ -91,6 +91,7 @@ impl AppState {
             metrics.clone(),
             server_peer.clone(),
             config.compact_after,
+            config.max_loaded_documents,
         ));
         let auth_limiter = Arc::new(hardening::RateLimiter::per_minute(config.auth_rate_per_min));
         Ok(Self {

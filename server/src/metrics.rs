@@ -40,6 +40,7 @@ metrics! {
     cases_created_total: counter = "Cases registered, by the API or by an offline-created document.",
     store_errors_total: counter = "Storage operations that failed.",
     documents_unloaded_total: counter = "Idle documents unloaded from memory.",
+    documents_evicted_total: counter = "Documents unloaded to keep within the cap on loaded documents.",
     documents_caught_up_total: counter = "Loaded documents brought up to date with other nodes' commits.",
     change_feed_interruptions_total: counter = "Times the feed of other nodes' commits was lost and reopened.",
 }

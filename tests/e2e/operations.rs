@@ -1,6 +1,6 @@
-//! What an operator relies on: documents leave memory when idle, long logs are
-//! compacted into snapshots without losing a change, metrics count what
-//! happened, and SIGTERM stops the server cleanly.
+//! What an operator relies on: documents leave memory when idle or over the
+//! cap, long logs are compacted into snapshots without losing a change,
+//! metrics count what happened, and SIGTERM stops the server cleanly.
 
 use std::time::Duration;
 
@@ -100,6 +100,85 @@ async fn idle_documents_unload_and_logs_compact(db: Db) {
 }
 
 on_both_databases!(idle_documents_unload_and_logs_compact);
+
+/// Waits until at most `cap` documents are loaded: a closed connection lets
+/// go of its documents a moment after the client has closed.
+async fn wait_within_cap(server: &TestServer, cap: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let loaded = metric(server, "documents_in_memory").await;
+        if loaded <= cap {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{loaded} documents stayed loaded over the cap of {cap}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn loaded_documents_stay_within_the_cap(db: Db) {
+    const CAP: i64 = 2;
+    let server = TestServer::start_with(db, |c| {
+        // Long enough that only the cap unloads anything here.
+        c.idle_unload = Duration::from_secs(3600);
+        c.max_loaded_documents = CAP as usize;
+    })
+    .await;
+    let user = server
+        .user(
+            "Gemeente Ergens",
+            OrganisationKind::Municipality,
+            "op",
+            Role::FieldWorker,
+        )
+        .await;
+    let mut tablet = Tablet::new(&user.principal.actor_id);
+    let mut cases = Vec::new();
+    for n in 0..6 {
+        let case_id = server.create_case(&user, &format!("Familie {n}")).await;
+        let mut link = Link::bearer(&server.ws(""), &user.token).await;
+        tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+        let doc = tablet.doc(case_id);
+        case::add_visit(doc, &visit(n)).unwrap();
+        doc.commit();
+        link.sync(case_id, doc).await.unwrap();
+        link.close().await;
+        cases.push(case_id);
+        wait_within_cap(&server, CAP).await;
+    }
+    assert!(metric(&server, "documents_evicted_total").await >= 4);
+    assert_eq!(metric(&server, "documents_unloaded_total").await, 0);
+
+    // Each case loads again from the store with every change, and takes more.
+    for (n, case_id) in cases.iter().copied().enumerate() {
+        let mut link = Link::bearer(&server.ws(""), &user.token).await;
+        let mut doc = link.fetch(case_id).await.unwrap();
+        assert_eq!(doc.get_heads(), tablet.doc(case_id).get_heads());
+        assert_eq!(
+            CaseRecord::new(&doc).visit_ids().unwrap(),
+            vec![format!("v{n}")]
+        );
+        tablet.adopt(case_id, doc);
+        let doc = tablet.doc(case_id);
+        case::add_visit(doc, &visit(100 + n)).unwrap();
+        doc.commit();
+        link.sync(case_id, doc).await.unwrap();
+        link.close().await;
+        wait_within_cap(&server, CAP).await;
+    }
+    for case_id in cases {
+        let mut link = Link::bearer(&server.ws(""), &user.token).await;
+        let mut doc = link.fetch(case_id).await.unwrap();
+        assert_eq!(doc.get_heads(), tablet.doc(case_id).get_heads());
+        assert_eq!(CaseRecord::new(&doc).visit_ids().unwrap().len(), 2);
+        link.close().await;
+    }
+    assert_eq!(metric(&server, "changes_stored_total").await, 12);
+}
+
+on_both_databases!(loaded_documents_stay_within_the_cap);
 
 #[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {

@@ -5,6 +5,9 @@
 //!
 //! Each document is behind its own async mutex, held across the commit, so no
 //! sync message can be generated from a state that is not yet durable.
+//!
+//! Documents nobody has open leave memory after `idle_unload`, and sooner,
+//! least recently used first, when more than `max_loaded_documents` are loaded.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex as SyncMutex};
@@ -34,14 +37,18 @@ pub type ConnectionId = u64;
 
 /// The way to a connection's socket. Bounded: a peer that does not read its
 /// messages is disconnected rather than allowed to fill the server's memory.
+///
+/// Messages are queued boxed: the channel allocates its slots in blocks of 32
+/// up front, and a block of unboxed messages (3.6 KiB) was a tenth of what an
+/// idle connection cost (BENCHMARKS.md, "Third pass").
 #[derive(Clone, Debug)]
 pub struct Outbox {
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::Sender<Box<Message>>,
     too_slow: Arc<Notify>,
 }
 
 impl Outbox {
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Message>, Arc<Notify>) {
+    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Box<Message>>, Arc<Notify>) {
         let (tx, rx) = mpsc::channel(capacity);
         let too_slow = Arc::new(Notify::new());
         (
@@ -56,7 +63,7 @@ impl Outbox {
 
     /// Queues a message; a full queue marks the peer as too slow.
     pub fn send(&self, message: Message) -> bool {
-        match self.tx.try_send(message) {
+        match self.tx.try_send(Box::new(message)) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.too_slow.notify_one();
@@ -132,6 +139,8 @@ pub struct DocRegistry {
     metrics: Arc<Metrics>,
     server_peer: PeerId,
     compact_after: usize,
+    /// Documents kept loaded at most, as far as none of them is open.
+    max_loaded: usize,
 }
 
 /// A document being created offline, before it validates: kept per connection.
@@ -159,6 +168,7 @@ impl DocRegistry {
         metrics: Arc<Metrics>,
         server_peer: PeerId,
         compact_after: usize,
+        max_loaded: usize,
     ) -> Self {
         Self {
             slots: SyncMutex::new(HashMap::new()),
@@ -166,6 +176,7 @@ impl DocRegistry {
             metrics,
             server_peer,
             compact_after,
+            max_loaded: max_loaded.max(1),
         }
     }
 
@@ -176,7 +187,47 @@ impl DocRegistry {
 
     fn slot(&self, id: DocumentId) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.entry(id).or_default().clone()
+        let slot = slots.entry(id).or_default().clone();
+        // Held here, so never evicted itself.
+        self.evict_over_cap(&mut slots);
+        slot
+    }
+
+    /// Unloads the least recently used documents that nobody has open and
+    /// nobody is using until at most `max_loaded` remain, or none of them is
+    /// left. Nothing is lost: a loaded document holds nothing uncommitted
+    /// while its lock is free, and it loads again from the store.
+    fn evict_over_cap(&self, slots: &mut HashMap<DocumentId, Slot>) -> usize {
+        let excess = slots.len().saturating_sub(self.max_loaded);
+        if excess == 0 {
+            return 0;
+        }
+        // An empty slot (a document that was not found) sorts first.
+        let mut unused: Vec<(Option<Instant>, DocumentId)> = slots
+            .iter()
+            .filter_map(|(id, slot)| {
+                // Someone else holds the slot: it is in use.
+                if Arc::strong_count(slot) > 1 {
+                    return None;
+                }
+                let guard = slot.try_lock().ok()?;
+                match guard.as_ref() {
+                    None => Some((None, *id)),
+                    Some(live) if live.peers.is_empty() => Some((Some(live.last_used), *id)),
+                    Some(_) => None,
+                }
+            })
+            .collect();
+        let count = excess.min(unused.len());
+        if count == 0 {
+            return 0;
+        }
+        unused.select_nth_unstable(count - 1);
+        for (_, id) in &unused[..count] {
+            slots.remove(id);
+        }
+        Metrics::add(&self.metrics.documents_evicted_total, count);
+        count
     }
 
     /// Applies a sync message from an authorised peer to a stored document.
@@ -482,6 +533,14 @@ impl DocRegistry {
                 live.peers.remove(&connection);
                 live.last_used = Instant::now();
             }
+        }
+        // Documents nobody has open any more may be over the cap.
+        let evicted = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            self.evict_over_cap(&mut slots)
+        };
+        if evicted > 0 {
+            tracing::debug!(evicted, "documents unloaded over the cap");
         }
     }
 

@@ -63,10 +63,12 @@ pub async fn upgrade(
     let limit = state.config.max_frame_bytes.saturating_mul(2);
     // A small read buffer: tungstenite's default (128 KiB) is zero-filled per
     // connection and dominated the memory of an idle connection (BENCHMARKS.md).
+    // Every connection keeps it while idle; most frames are smaller, and a
+    // larger one gets room for its whole length, read 1 KiB per read call.
     let ws = ws
         .max_message_size(limit)
         .max_frame_size(limit)
-        .read_buffer_size(4096);
+        .read_buffer_size(1024);
     match outcome {
         Ok(principal) => {
             Ok(ws.on_upgrade(move |socket| connection::run(socket, state, principal, session)))

@@ -96,6 +96,7 @@ pub fn config(url: &str) -> Config {
         origin: None,
         max_frame_bytes: 8 * 1024 * 1024,
         idle_unload_secs: 60,
+        max_loaded_documents: 10_000,
         compact_after: 256,
         session_idle_mins: 60,
         session_max_hours: 12,
