@@ -15,4 +15,5 @@ mod operations;
 mod quarantine;
 mod radar;
 mod scale_out;
+mod signals;
 mod support;

@@ -571,7 +571,9 @@ mod audit;
 mod group;
 mod identity;
 mod oversight;
+mod signals;
 pub use oversight::{MonitorVisit, RadarCase};
+pub use signals::{NewSignal, Registration, SignalContact, SignalMatch, SignalRecord};
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use identity::{Challenge, DeviceInfo, Enrollment, Invite, InviteState, StoredPasskey};
