@@ -48,8 +48,8 @@ pub struct ServeArgs {
     #[arg(long, env = "VELDWERK_APP_DIR", default_value = "client-wasm/dist")]
     pub app_dir: std::path::PathBuf,
     /// The secret key of the signal index's person hashes (64+ hex digits).
-    /// With SQLite, made next to the database on first start if not given;
-    /// with PostgreSQL required, and the same file for every node.
+    /// If not given, made on first start next to the SQLite database, or in
+    /// `data/` with PostgreSQL; every PostgreSQL node must use the same file.
     #[arg(long, env = "VELDWERK_SIGNAL_KEY_FILE")]
     pub signal_key_file: Option<std::path::PathBuf>,
     /// Seconds between runs of the signal index's retention job.
