@@ -226,7 +226,7 @@ texts! {
     DaysInvalid => "Vul een aantal dagen in (1 tot 730).", "Fill in a number of days (1 to 730).";
     HandoverPendingTo => "overdracht gevraagd aan", "handover asked of";
     AwaitingDirection => "Nieuwe huishoudens zonder regie", "New households awaiting direction";
-    RegisteredBy => "aangemeld door", "registered by";
+    RegisteredByOrg => "aangemeld door", "registered by";
     TakeDirection => "Regie nemen", "Take direction";
     IncomingHandoversWaiting => "overdrachtsverzoek(en) wachten op jouw antwoord", "handover request(s) await your answer";
     // Direction and handovers
@@ -275,6 +275,43 @@ texts! {
     LinkNote => "Wat is er gezien?", "What was seen?";
     PickOne => "Kies…", "Choose…";
     DirectedBy => "huishouden onder regie van", "household directed by";
+    // Signals
+    Signals => "Signalen", "Signals";
+    SignalsIntro => "Meld dat jouw organisatie betrokken is bij een persoon. Heeft een andere organisatie dezelfde persoon gemeld, dan krijgen jullie allebei elkaars contactgegevens, niets uit het dossier. Het BSN of de naam wordt niet bewaard, alleen een code waaruit ze niet terug te halen zijn.", "Register that your organisation is involved with a person. If another organisation registered the same person, you both get each other's contact details, nothing from the case record. The BSN or name is not kept, only a code they cannot be recovered from.";
+    SignalsOffline => "Signalen werken alleen met verbinding met de server. Je bent offline: melden en bekijken kan weer zodra er verbinding is.", "Signals need a connection to the server. You are offline: registering and viewing work again once you are connected.";
+    WhoIsItAbout => "Over wie gaat het?", "Who is it about?";
+    ByBsn => "Met BSN", "By BSN";
+    ByNameAndBirthDate => "Naam en geboortedatum", "Name and birth date";
+    Bsn => "BSN", "BSN";
+    FullName => "Volledige naam", "Full name";
+    YourContact => "Jouw contactgegevens voor de andere organisatie", "Your contact details for the other organisation";
+    ContactName => "Naam (leeg: je gebruikersnaam)", "Name (empty: your user name)";
+    Phone => "Telefoon", "Phone";
+    Email => "E-mail", "E-mail";
+    OwnReference => "Eigen kenmerk", "Own reference";
+    OwnReferenceHint => "Alleen zichtbaar voor jouw organisatie, bijvoorbeeld je dossiernummer. Geen BSN of naam.", "Visible to your organisation only, for instance your file number. No BSN or name.";
+    Register => "Melden", "Register";
+    BsnLength => "Een BSN heeft 9 cijfers (of 8, dan met een 0 ervoor).", "A BSN has 9 digits (or 8, then with a leading 0).";
+    BsnElevenTest => "Dit is geen geldig BSN: het voldoet niet aan de elfproef. Controleer het nummer.", "This is not a valid BSN: it fails the eleven test. Check the number.";
+    SubjectMissing => "Vul een BSN in, of een naam en geboortedatum.", "Fill in a BSN, or a name and birth date.";
+    SubjectName => "Vul een naam in van minstens twee letters.", "Fill in a name of at least two letters.";
+    SubjectBirthDate => "Vul een bestaande geboortedatum in.", "Fill in a real birth date.";
+    ContactRequired => "Vul een telefoonnummer of e-mailadres in, zodat de andere organisatie je kan bereiken.", "Fill in a phone number or e-mail address, so the other organisation can reach you.";
+    SignalMatched => "Gemeld. Een andere organisatie heeft deze persoon ook gemeld: zie de match hieronder.", "Registered. Another organisation registered this person too: see the match below.";
+    SignalRefreshed => "Je organisatie had deze persoon al gemeld; de melding is verlengd. Nog geen match.", "Your organisation had registered this person already; the signal is renewed. No match yet.";
+    SignalNoMatch => "Gemeld. Geen andere organisatie heeft deze persoon gemeld; je hoort het als dat gebeurt.", "Registered. No other organisation has registered this person; you will see it here when one does.";
+    OwnSignals => "Signalen van jouw organisatie", "Your organisation's signals";
+    NoSignals => "Jouw organisatie heeft geen signalen.", "Your organisation has no signals.";
+    Signal => "Signaal", "Signal";
+    NoReference => "zonder kenmerk", "without reference";
+    RegisteredBy => "gemeld door", "registered by";
+    On => "op", "on";
+    ActiveUntil => "actief tot", "active until";
+    NoLongerActive => "niet meer actief (geeft geen nieuwe match)", "no longer active (makes no new match)";
+    VisibleUntil => "zichtbaar tot", "visible until";
+    NoMatches => "Geen match.", "No match.";
+    Matches => "Matches", "Matches";
+    MatchedOn => "match op", "matched on";
     // Case summary
     CaseSummary => "Samenvatting", "Summary";
     SummaryLink => "Samenvatting voor het casusoverleg", "Summary for a case conference";

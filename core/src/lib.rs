@@ -12,5 +12,6 @@ mod names;
 pub mod protocol;
 pub mod rules;
 pub mod session;
+pub mod signal;
 
 pub use document_id::{DocumentId, DocumentIdError};

@@ -51,6 +51,14 @@ pub struct ServeArgs {
     /// The built tablet app (`cargo xtask run` builds it there), served at `/`.
     #[arg(long, env = "VELDWERK_APP_DIR", default_value = "client-wasm/dist")]
     pub app_dir: std::path::PathBuf,
+    /// The secret key of the signal index's person hashes (64+ hex digits).
+    /// If not given, made on first start next to the SQLite database, or in
+    /// `data/` with PostgreSQL; every PostgreSQL node must use the same file.
+    #[arg(long, env = "VELDWERK_SIGNAL_KEY_FILE")]
+    pub signal_key_file: Option<std::path::PathBuf>,
+    /// Seconds between runs of the signal index's retention job.
+    #[arg(long, env = "VELDWERK_SIGNAL_RETENTION_SECS", default_value_t = 3600)]
+    pub signal_retention_secs: u64,
 }
 
 /// Where the database is.
@@ -79,6 +87,12 @@ pub struct Config {
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// The built tablet app's files.
     pub app_dir: std::path::PathBuf,
+    /// The signal index's key file, if given (see `signals::SignalKey::load`).
+    pub signal_key_file: Option<std::path::PathBuf>,
+    /// How often the signal index's retention job runs.
+    pub signal_retention_interval: Duration,
+    /// The time the server goes by. The system clock; tests move it ahead.
+    pub clock: crate::Clock,
 }
 
 impl Config {
@@ -118,6 +132,8 @@ impl std::fmt::Debug for Config {
             .field("session_max", &self.session_max)
             .field("auth_rate_per_min", &self.auth_rate_per_min)
             .field("tls", &self.tls)
+            .field("signal_key_file", &self.signal_key_file)
+            .field("signal_retention_interval", &self.signal_retention_interval)
             .finish()
     }
 }
@@ -137,6 +153,8 @@ pub enum ConfigError {
     Sessions,
     #[error("with TLS, VELDWERK_ORIGIN must be an https:// URL")]
     TlsOrigin,
+    #[error("VELDWERK_SIGNAL_RETENTION_SECS must be at least 1")]
+    SignalRetention,
 }
 
 impl ServeArgs {
@@ -178,6 +196,9 @@ impl ServeArgs {
         if session_idle.is_zero() || session_max.is_zero() || session_idle > session_max {
             return Err(ConfigError::Sessions);
         }
+        if self.signal_retention_secs == 0 {
+            return Err(ConfigError::SignalRetention);
+        }
         Ok(Config {
             listen: self.listen,
             database_url: self.database.url,
@@ -191,6 +212,9 @@ impl ServeArgs {
             auth_rate_per_min: self.auth_rate_per_min.max(1),
             tls: self.tls_cert.zip(self.tls_key),
             app_dir: self.app_dir,
+            signal_key_file: self.signal_key_file,
+            signal_retention_interval: Duration::from_secs(self.signal_retention_secs),
+            clock: crate::Clock::default(),
         })
     }
 }

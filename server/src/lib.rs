@@ -15,12 +15,14 @@ mod passkeys;
 mod people;
 mod radar;
 mod shell;
+mod signals;
 pub mod store;
 mod sync;
 mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
@@ -45,6 +47,25 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
+}
+
+/// The time the server goes by: the system clock plus an offset that only
+/// tests set, to run the real retention job years ahead. Clones share the offset.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl Clock {
+    /// Milliseconds since 1970, as this clock reads them.
+    pub fn now(&self) -> i64 {
+        now_ms() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Moves the clock ahead by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
 }
 
 /// A browser session, or all of a person's, signed out.
@@ -73,12 +94,14 @@ pub struct AppState {
     /// Cases whose team changed: open connections check their access again.
     team_changes: broadcast::Sender<i64>,
     auth_limiter: Arc<hardening::RateLimiter>,
+    signal_key: Arc<signals::SignalKey>,
 }
 
 impl AppState {
     fn new(
         store: Store,
         config: Config,
+        signal_key: signals::SignalKey,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, ServeError> {
         let webauthn =
@@ -106,6 +129,7 @@ impl AppState {
             team_changes: broadcast::channel(256).0,
             session_ends: broadcast::channel(256).0,
             auth_limiter,
+            signal_key: Arc::new(signal_key),
         })
     }
 }
@@ -122,6 +146,7 @@ pub fn app(state: AppState) -> Router {
         .merge(monitor::routes())
         .merge(radar::routes())
         .merge(direction::routes())
+        .merge(signals::routes())
         .route("/sync", get(sync::upgrade))
         .fallback(shell::service(&state.config.app_dir))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
@@ -162,10 +187,20 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let store = Store::connect(&config.database_url).await?;
+    let signal_key = signals::SignalKey::load(&config).map_err(ServeError::Config)?;
+    let check_value = signal_key.check_value().map_err(ServeError::Config)?;
+    if !store.check_signal_key(&check_value, now_ms()).await? {
+        return Err(ServeError::Config(
+            "this server's signal key is not the one the signal index was made with, so no \
+             registration would match; give every node the same VELDWERK_SIGNAL_KEY_FILE"
+                .into(),
+        ));
+    }
     let (stop, stopped) = watch::channel(false);
-    let state = AppState::new(store.clone(), config, stopped)?;
+    let state = AppState::new(store.clone(), config, signal_key, stopped)?;
     let janitor = tokio::spawn(unload_idle_documents(state.clone()));
     let fanout = tokio::spawn(sync::fanout::follow_other_nodes(state.clone()));
+    let retention = tokio::spawn(signals::retain(state.clone()));
     let acceptor = match &state.config.tls {
         Some((cert, key)) => Some(tls::acceptor(cert, key).map_err(ServeError::Config)?),
         None => None,
@@ -193,6 +228,7 @@ pub async fn serve(
     }
     janitor.abort();
     fanout.abort();
+    retention.abort();
     store.close().await;
     Ok(())
 }

@@ -17,7 +17,11 @@ use crate::support::{Db, Link, Tablet, TestServer, TestUser};
 
 /// The real binary, serving `db` on a free port; returns it and its address.
 fn spawn_server(db: &Db) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_veldwerk"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_veldwerk"));
+    if let Some(key) = crate::support::server::signal_key_file(&db.url) {
+        command.env("VELDWERK_SIGNAL_KEY_FILE", key);
+    }
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("VELDWERK_DATABASE_URL", &db.url)
         .env("VELDWERK_LOG_FORMAT", "json")

@@ -16,4 +16,5 @@ mod operations;
 mod quarantine;
 mod radar;
 mod scale_out;
+mod signals;
 mod support;

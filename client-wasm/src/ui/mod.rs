@@ -9,6 +9,7 @@ mod direction;
 mod monitor;
 mod radar;
 mod review;
+mod signals;
 mod summary;
 mod visit;
 
@@ -51,6 +52,7 @@ pub enum Route {
     Monitor,
     Radar,
     Handovers,
+    Signals,
     Summary(DocumentId),
 }
 
@@ -74,6 +76,7 @@ impl Route {
             ["monitor"] => Route::Monitor,
             ["radar"] => Route::Radar,
             ["handovers"] => Route::Handovers,
+            ["signals"] => Route::Signals,
             ["review", id, visit] => case(id).map_or(Route::Review, |id| {
                 Route::ReviewVisit(id, (*visit).to_owned())
             }),
@@ -92,6 +95,7 @@ impl Route {
             Route::Monitor => "#/monitor".into(),
             Route::Radar => "#/radar".into(),
             Route::Handovers => "#/handovers".into(),
+            Route::Signals => "#/signals".into(),
             Route::Summary(id) => format!("#/case/{id}/summary"),
             Route::ReviewVisit(id, visit) => format!("#/review/{id}/{visit}"),
         }
@@ -302,6 +306,7 @@ fn Shell() -> impl IntoView {
                 Route::Monitor => view! { <monitor::MonitorScreen/> }.into_any(),
                 Route::Radar => view! { <radar::RadarScreen/> }.into_any(),
                 Route::Handovers => view! { <direction::HandoversScreen/> }.into_any(),
+                Route::Signals => view! { <signals::SignalsScreen/> }.into_any(),
                 Route::Summary(id) => view! { <summary::Summary id=id/> }.into_any(),
                 Route::ReviewVisit(id, visit) => view! { <review::ReviewVisit case_id=id visit_id=visit/> }.into_any(),
             }}
@@ -344,6 +349,10 @@ fn StatusBar() -> impl IntoView {
         app::read(|r| r.me.as_ref().and_then(app::Me::role))
             == Some(veldwerk_core::identity::Role::Supervisor)
     };
+    let is_professional = move || {
+        app::read(|r| r.me.as_ref().and_then(app::Me::role))
+            .is_some_and(veldwerk_core::identity::Role::works_on_cases)
+    };
     let who = move || {
         app::read(|r| {
             r.me.as_ref()
@@ -380,6 +389,7 @@ fn StatusBar() -> impl IntoView {
             <nav class="menu" aria-label="menu">
                 <span class="who">{who}</span>
                 {move || is_supervisor().then(|| view! { <a class="button" href=Route::Review.href()>{t(T::ReviewQueue)}</a> })}
+                {move || is_professional().then(|| view! { <a class="button" href=Route::Signals.href()>{t(T::Signals)}</a> })}
                 {move || is_director().then(|| view! {
                     <a class="button" href=Route::Radar.href()>{t(T::Radar)}</a>
                     <a class="button" href=Route::Monitor.href()>{t(T::Monitor)}</a>

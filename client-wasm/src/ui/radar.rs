@@ -114,7 +114,7 @@ pub fn RadarScreen() -> impl IntoView {
                                 view! {
                                     <li class="card">
                                         <span class="label">{a.label.clone()}</span>
-                                        <span>{format!("{} {} · {}", t(T::RegisteredBy), a.registered_by, format_date(a.created_at))}</span>
+                                        <span>{format!("{} {} · {}", t(T::RegisteredByOrg), a.registered_by, format_date(a.created_at))}</span>
                                         <button on:click=move |_| {
                                             let path = path.clone();
                                             leptos::task::spawn_local(async move {

@@ -607,7 +607,9 @@ mod oversight;
 pub use direction::{
     Decision, Handover, HandoverRequest, HouseholdLink, NewLink, OrganisationEntry, Undirected,
 };
+mod signals;
 pub use oversight::{MonitorVisit, RadarCase};
+pub use signals::{NewSignal, Registration, SignalContact, SignalMatch, SignalRecord};
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use identity::{Challenge, DeviceInfo, Enrollment, Invite, InviteState, StoredPasskey};

@@ -104,9 +104,31 @@ pub fn config(url: &str) -> Config {
         tls_cert: None,
         tls_key: None,
         app_dir: "client-wasm/dist".into(),
+        signal_key_file: signal_key_file(url),
+        signal_retention_secs: 3600,
     }
     .validate()
     .expect("valid test configuration")
+}
+
+/// The signal index's key: with SQLite the server makes its own next to the
+/// database (as in production); PostgreSQL needs one file that every node
+/// shares, here a fixed test key in cargo's temporary folder for tests.
+pub fn signal_key_file(url: &str) -> Option<std::path::PathBuf> {
+    static FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    if url.starts_with("sqlite:") {
+        return None;
+    }
+    let path = FILE.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let path = dir.join("signal-test.key");
+        // Written whole and renamed: test binaries running at once read either none or all.
+        let partial = dir.join(format!("signal-test.key.{}", std::process::id()));
+        std::fs::write(&partial, "7e57".repeat(16)).expect("writing the test signal key");
+        std::fs::rename(&partial, &path).expect("placing the test signal key");
+        path
+    });
+    Some(path.clone())
 }
 
 impl TestServer {
