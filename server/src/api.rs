@@ -9,7 +9,9 @@ use axum::response::IntoResponse;
 use axum::{Json, Router, routing::get, routing::post};
 use serde::{Deserialize, Serialize};
 use veldwerk_core::case::{AddressStatus, CaseRecord, NewCase, init_case};
-use veldwerk_core::identity::{Compartment, Role, may_read, may_read_general_record};
+use veldwerk_core::identity::{
+    Compartment, OrganisationKind, Role, may_read, may_read_general_record,
+};
 
 use crate::auth::{Authenticated, TICKET_LIFETIME_MS, new_secret, secret_hash};
 use crate::error::ApiError;
@@ -187,6 +189,19 @@ async fn case(
         restricted_document_id,
         ..CaseItem::from(case)
     }))
+}
+
+/// Lets only a case director of a municipality through; anyone else is
+/// refused with `refusal`, which says what is theirs.
+pub(crate) fn municipal_case_director(
+    p: &Principal,
+    refusal: &'static str,
+) -> Result<(), ApiError> {
+    if p.role == Role::CaseDirector && p.organisation_kind == OrganisationKind::Municipality {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(refusal))
+    }
 }
 
 /// The case a general-record id names, if the caller may read it; anyone

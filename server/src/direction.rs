@@ -22,9 +22,9 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use veldwerk_core::identity::{LinkBasis, OrganisationKind, Role};
+use veldwerk_core::identity::{LinkBasis, OrganisationKind};
 
-use crate::api::{ApiJson, readable_case};
+use crate::api::{ApiJson, municipal_case_director, readable_case};
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::store::{Decision, DocumentAccess, Handover, HandoverRequest, NewLink, Principal};
@@ -46,13 +46,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn case_director(p: &Principal) -> Result<(), ApiError> {
-    if p.role == Role::CaseDirector && p.organisation_kind == OrganisationKind::Municipality {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "this is for case directors of a municipality",
-        ))
-    }
+    municipal_case_director(p, "this is for case directors of a municipality")
 }
 
 /// A case the caller's municipality directs, for its case directors; anyone

@@ -13,10 +13,10 @@ use axum::response::IntoResponse;
 use axum::{Json, Router, routing::get};
 use serde::{Deserialize, Serialize};
 use veldwerk_core::case::Theme;
-use veldwerk_core::identity::{OrganisationKind, Role};
 use veldwerk_core::monitor::{Published, Shown, Totals, suppress};
 
 use crate::AppState;
+use crate::api::municipal_case_director;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::store::Principal;
@@ -74,11 +74,7 @@ async fn monitor_csv(
 }
 
 async fn build(state: &AppState, p: &Principal, year: i32) -> Result<Monitor, ApiError> {
-    if p.role != Role::CaseDirector || p.organisation_kind != OrganisationKind::Municipality {
-        return Err(ApiError::Forbidden(
-            "the monitor is for case directors of a municipality",
-        ));
-    }
+    municipal_case_director(p, "the monitor is for case directors of a municipality")?;
     if !(2000..=2100).contains(&year) {
         return Err(ApiError::BadRequest(
             "year must be between 2000 and 2100".into(),

@@ -10,9 +10,8 @@
 use axum::extract::State;
 use axum::{Json, Router, routing::get};
 use serde::{Deserialize, Serialize};
-use veldwerk_core::identity::{OrganisationKind, Role};
 
-use crate::api::ApiJson;
+use crate::api::{ApiJson, municipal_case_director};
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::store::Principal;
@@ -29,13 +28,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn director(p: &Principal) -> Result<(), ApiError> {
-    if p.role == Role::CaseDirector && p.organisation_kind == OrganisationKind::Municipality {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "the radar is for case directors of a municipality",
-        ))
-    }
+    municipal_case_director(p, "the radar is for case directors of a municipality")
 }
 
 #[derive(Serialize, Deserialize)]
@@ -51,7 +44,7 @@ struct Radar {
     items: Vec<Item>,
     awaiting_direction: Vec<Awaiting>,
     /// Requests of other municipalities to take over a case, not decided yet.
-    incoming_handovers: usize,
+    incoming_handovers: i64,
 }
 
 #[derive(Serialize)]
@@ -151,13 +144,7 @@ async fn radar(
             }
         })
         .collect();
-    let incoming_handovers = state
-        .store
-        .handovers_of(p.organisation_id)
-        .await?
-        .iter()
-        .filter(|h| h.to_org_id == p.organisation_id && h.status == "requested")
-        .count();
+    let incoming_handovers = state.store.open_handovers_to(p.organisation_id).await?;
     state.store.audit(&audit, now).await?;
     Ok(Json(Radar {
         no_visit_days,

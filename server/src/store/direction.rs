@@ -186,6 +186,14 @@ impl Store {
         Ok(rows)
     }
 
+    /// How many requests to take a case over wait for this municipality's answer.
+    pub async fn open_handovers_to(&self, organisation_id: i64) -> Result<i64> {
+        let (count,): (i64,) = with_pool!(self, pool => sqlx::query_as(
+            "SELECT COUNT(*) FROM handovers WHERE to_org_id = $1 AND status = 'requested'")
+            .bind(organisation_id).fetch_one(pool).await)?;
+        Ok(count)
+    }
+
     /// Every handover of a case, oldest first: the trail of its direction.
     pub async fn case_handovers(&self, case_id: i64) -> Result<Vec<Handover>> {
         let rows: Vec<Handover> = with_pool!(self, pool => sqlx::query_as(handovers_where!(
