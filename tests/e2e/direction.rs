@@ -14,30 +14,12 @@ use crate::on_both_databases;
 use crate::support::client::LinkEnd;
 use crate::support::{Db, Link, Tablet, TestServer, TestUser};
 
-async fn call(
-    server: &TestServer,
-    user: &TestUser,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, server.http(path))
-        .bearer_auth(&user.token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn get(server: &TestServer, user: &TestUser, path: &str) -> (u16, Value) {
-    call(server, user, Method::GET, path, None).await
+    server.api(user, Method::GET, path, None).await
 }
 
 async fn post(server: &TestServer, user: &TestUser, path: &str, body: Value) -> (u16, Value) {
-    call(server, user, Method::POST, path, Some(body)).await
+    server.api(user, Method::POST, path, Some(body)).await
 }
 
 /// The labels of a person's caseload.
@@ -467,14 +449,14 @@ async fn links_between_households_have_a_basis_and_are_for_case_directors(db: Db
 
     // Removing a link keeps who removed it in the audit log, and it is gone from both.
     let link_id = listed[0]["id"].as_i64().unwrap();
-    let (status, _) = call(
-        &server,
-        &director,
-        Method::DELETE,
-        &format!("/api/cases/{b}/links/{link_id}"),
-        None,
-    )
-    .await;
+    let (status, _) = server
+        .api(
+            &director,
+            Method::DELETE,
+            &format!("/api/cases/{b}/links/{link_id}"),
+            None,
+        )
+        .await;
     assert_eq!(status, 204);
     assert_eq!(get(&server, &director, &links).await.1, json!([]));
 }

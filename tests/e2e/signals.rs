@@ -20,29 +20,16 @@ const BSN: &str = "123456782";
 const OTHER_BSN: &str = "111222333";
 
 async fn register(server: &TestServer, user: &TestUser, body: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(server.http("/api/signals"))
-        .bearer_auth(&user.token)
-        .json(&body)
-        .send()
+    server
+        .api(user, reqwest::Method::POST, "/api/signals", Some(body))
         .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or_default())
 }
 
 async fn signals(server: &TestServer, user: &TestUser) -> Vec<Value> {
-    let body: Value = reqwest::Client::new()
-        .get(server.http("/api/signals"))
-        .bearer_auth(&user.token)
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, body) = server
+        .api(user, reqwest::Method::GET, "/api/signals", None)
+        .await;
+    assert_eq!(status, 200, "{body}");
     body["signals"].as_array().unwrap().clone()
 }
 

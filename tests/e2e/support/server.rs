@@ -250,6 +250,26 @@ impl TestServer {
             .to_owned()
     }
 
+    /// One API call with `user`'s bearer token: the status and the JSON body
+    /// (`null` when there is none).
+    pub async fn api(
+        &self,
+        user: &TestUser,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = reqwest::Client::new()
+            .request(method, self.http(path))
+            .bearer_auth(&user.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("API request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or_default())
+    }
+
     /// Registers a case through the API; returns its document id.
     pub async fn create_case(&self, user: &TestUser, label: &str) -> veldwerk_core::DocumentId {
         let response: serde_json::Value = reqwest::Client::new()
