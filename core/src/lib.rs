@@ -4,6 +4,7 @@
 //! Everything here builds for wasm32 as well as natively.
 
 pub mod case;
+mod chunks;
 pub mod client;
 mod document_id;
 pub mod identity;

@@ -176,6 +176,47 @@ async fn invalid_automerge_bytes_are_refused(db: Db) {
     w.bystander_still_syncs("Na kapotte automerge").await;
 }
 
+/// A compressed change chunk of zeros: 48 MiB once inflated, about 48 KB
+/// on the wire. Automerge would inflate it whole before anything checks it.
+fn decompression_bomb() -> Vec<u8> {
+    use std::io::Write;
+    let mut deflated = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..48 {
+        deflated.write_all(&block).unwrap();
+    }
+    let body = deflated.finish().unwrap();
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    let mut len = body.len();
+    while len >= 0x80 {
+        chunk.push((len & 0x7f) as u8 | 0x80);
+        len >>= 7;
+    }
+    chunk.push(len as u8);
+    chunk.extend_from_slice(&body);
+    let mut message = automerge::sync::Message::decode(&valid_sync_payload()).unwrap();
+    message.changes = vec![chunk].into();
+    message.encode()
+}
+
+async fn a_decompression_bomb_is_refused_before_it_is_inflated(db: Db) {
+    let w = world(db).await;
+    let before = w.stored().await;
+    let mut link = Link::bearer(&w.server.ws(""), &w.worker.token).await;
+    let bomb = decompression_bomb();
+    assert!(bomb.len() < LIMIT, "{} bytes", bomb.len());
+    let started = std::time::Instant::now();
+    link.send(&w.sync_message(bomb)).await;
+    let error = link.next_error().await.unwrap();
+    assert!(error.contains("would inflate to more than"), "{error}");
+    // Refused after counting a few MiB, not after inflating 48 MiB (debug
+    // build: well under a second, where inflating it whole took seconds).
+    eprintln!("bomb refused after {:?}", started.elapsed());
+    assert_eq!(w.stored().await, before);
+    link.fetch(w.case_id).await.expect("still usable");
+    w.bystander_still_syncs("Na de bom").await;
+}
+
 fn valid_sync_payload() -> Vec<u8> {
     use automerge::sync::SyncDoc;
     let doc = automerge::Automerge::new();
@@ -344,6 +385,7 @@ on_both_databases!(
     unknown_message_type_is_refused,
     oversized_frame_is_refused,
     invalid_automerge_bytes_are_refused,
+    a_decompression_bomb_is_refused_before_it_is_inflated,
     wrong_protocol_version_is_refused,
     unknown_and_forbidden_documents_look_the_same,
     bad_credentials_are_refused,
