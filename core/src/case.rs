@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::identity::Compartment;
 
 mod history;
+mod operations;
 mod review;
 mod view;
 use crate::names::wire_enum;
@@ -34,6 +35,7 @@ use automerge::{
     AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable,
 };
 pub use history::{FieldEdit, HistoryEntry, history};
+pub use operations::check_operations;
 pub use review::{FieldChange, VisitField, awaits_review, visit_as_reviewed, visit_changes};
 pub use view::{AgreementView, Authored, CaseView, MemberView, ReviewView, VisitView};
 
@@ -45,6 +47,35 @@ pub const MAX_SHORT_TEXT: usize = 200;
 pub const MAX_FREE_TEXT: usize = 20_000;
 /// Longest client-made id of a member, visit or agreement.
 pub const MAX_ID_LEN: usize = 64;
+
+// The fields of each part of a record: the validator refuses any other key in
+// the state, and `operations` refuses any other key in any one operation.
+const GENERAL_KEYS: &[&str] = &[
+    "schemaVersion",
+    "compartment",
+    "household",
+    "members",
+    "visits",
+    "agreements",
+];
+const HOUSEHOLD_KEYS: &[&str] = &["label", "address", "addressStatus"];
+const MEMBER_KEYS: &[&str] = &["name", "birthDate", "role"];
+const AGREEMENT_KEYS: &[&str] = &["text", "visit", "due", "done"];
+const VISIT_KEYS: &[&str] = &[
+    "at",
+    "author",
+    "organisation",
+    "kind",
+    "present",
+    "observations",
+    "status",
+    "review",
+    "answer",
+    "submittedAt",
+];
+const REVIEW_KEYS: &[&str] = &["status", "reviewer", "comment", "at"];
+const RESTRICTED_KEYS: &[&str] = &["schemaVersion", "compartment", "signals"];
+const SIGNAL_KEYS: &[&str] = &["at", "author", "organisation", "kind", "text"];
 
 wire_enum!(
     /// Whether the family still lives at the recorded address.
@@ -255,7 +286,7 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
     /// Checks the restricted record: `{ schemaVersion, compartment:
     /// "restricted", signals: { <id>: { at, author, organisation, kind, text } } }`.
     pub fn validate_restricted(&self) -> Result<(), SchemaError> {
-        self.only_keys(&ROOT, "", &["schemaVersion", "compartment", "signals"])?;
+        self.only_keys(&ROOT, "", RESTRICTED_KEYS)?;
         let version = self.int(&ROOT, "schemaVersion", "")?;
         if version != SCHEMA_VERSION {
             return Err(SchemaError::new(
@@ -271,11 +302,7 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
             let path = format!("signals.{id}");
             check_id(&id, &path)?;
             let signal = self.map(&signals, &id, "signals")?;
-            self.only_keys(
-                &signal,
-                &path,
-                &["at", "author", "organisation", "kind", "text"],
-            )?;
+            self.only_keys(&signal, &path, SIGNAL_KEYS)?;
             self.time(&signal, "at", &path)?;
             self.short_text(&signal, "author", &path)?;
             self.short_text(&signal, "organisation", &path)?;
@@ -371,18 +398,7 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
 
     /// The top level and the household: label and address status.
     fn top(&self) -> Result<(String, AddressStatus), SchemaError> {
-        self.only_keys(
-            &ROOT,
-            "",
-            &[
-                "schemaVersion",
-                "compartment",
-                "household",
-                "members",
-                "visits",
-                "agreements",
-            ],
-        )?;
+        self.only_keys(&ROOT, "", GENERAL_KEYS)?;
         let version = self.int(&ROOT, "schemaVersion", "")?;
         if version != SCHEMA_VERSION {
             return Err(SchemaError::new(
@@ -396,11 +412,7 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         }
 
         let household = self.map(&ROOT, "household", "")?;
-        self.only_keys(
-            &household,
-            "household",
-            &["label", "address", "addressStatus"],
-        )?;
+        self.only_keys(&household, "household", HOUSEHOLD_KEYS)?;
         let label = self.short_text(&household, "label", "household")?;
         if label.trim().is_empty() {
             return Err(SchemaError::new("household.label", "must not be empty"));
@@ -425,7 +437,7 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         let path = format!("members.{id}");
         check_id(&id, &path)?;
         let member = self.map(members, &id, "members")?;
-        self.only_keys(&member, &path, &["name", "birthDate", "role"])?;
+        self.only_keys(&member, &path, MEMBER_KEYS)?;
         self.short_text(&member, "name", &path)?;
         if let Some(date) = self.optional_text(&member, "birthDate", &path)? {
             check_date(&date, &format!("{path}.birthDate"))?;
@@ -438,7 +450,7 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         let path = format!("agreements.{id}");
         check_id(&id, &path)?;
         let agreement = self.map(agreements, &id, "agreements")?;
-        self.only_keys(&agreement, &path, &["text", "visit", "due", "done"])?;
+        self.only_keys(&agreement, &path, AGREEMENT_KEYS)?;
         let text = self.text(&agreement, "text", &path)?;
         check_len(&text, MAX_FREE_TEXT, &format!("{path}.text"))?;
         if let Some(visit) = self.optional_text(&agreement, "visit", &path)? {
@@ -455,22 +467,7 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         let path = format!("visits.{id}");
         check_id(&id, &path)?;
         let visit = self.map(visits, &id, "visits")?;
-        self.only_keys(
-            &visit,
-            &path,
-            &[
-                "at",
-                "author",
-                "organisation",
-                "kind",
-                "present",
-                "observations",
-                "status",
-                "review",
-                "answer",
-                "submittedAt",
-            ],
-        )?;
+        self.only_keys(&visit, &path, VISIT_KEYS)?;
         let at_ms = self.time(&visit, "at", &path)?;
         let author = self.short_text(&visit, "author", &path)?;
         let organisation = self.short_text(&visit, "organisation", &path)?;
@@ -585,7 +582,7 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
     }
 
     fn review(&self, review: &ObjId, path: &str) -> Result<ReviewStatus, SchemaError> {
-        self.only_keys(review, path, &["status", "reviewer", "comment", "at"])?;
+        self.only_keys(review, path, REVIEW_KEYS)?;
         let decision = self.choice(review, "status", path, ReviewStatus::parse)?;
         self.short_text(review, "reviewer", path)?;
         if let Some(comment) = self.optional_text(review, "comment", path)? {

@@ -656,7 +656,18 @@ impl DocRegistry {
         standing: Standing,
     ) -> Result<Verdict, SyncRefusal> {
         let mut bind_actors = Vec::new();
-        let mut actor_refusals: HashMap<ChangeHash, String> = HashMap::new();
+        // Refusals known before replaying anything: changes by another
+        // device's actor id, and changes with an operation outside the schema
+        // (which the state they leave may not show).
+        let mut refusals: HashMap<ChangeHash, String> = HashMap::new();
+        for change in &changes {
+            if let Err(e) = veldwerk_core::case::check_operations(doc, change, compartment) {
+                refusals.insert(
+                    change.hash(),
+                    format!("the case record would break a rule: {e}"),
+                );
+            }
+        }
         for change in &changes {
             let actor = change.actor_id().to_hex_string();
             if from.own_actors.contains(&actor) || bind_actors.contains(&actor) {
@@ -671,7 +682,7 @@ impl DocRegistry {
                     from.own_actors.insert(actor);
                 }
                 Some(_) => {
-                    actor_refusals.insert(
+                    refusals.insert(
                         change.hash(),
                         format!("actor id {actor} belongs to another device"),
                     );
@@ -680,7 +691,7 @@ impl DocRegistry {
             }
         }
 
-        if actor_refusals.is_empty()
+        if refusals.is_empty()
             && let Ok(judged) = judge(doc, before, compartment, from.principal, standing, previous)
         {
             return Ok(Verdict {
@@ -706,7 +717,7 @@ impl DocRegistry {
                 Some("not checked: too many refused changes in one message".to_owned())
             } else if change.deps().iter().any(|d| refused.contains(d)) {
                 Some("it depends on a quarantined change".to_owned())
-            } else if let Some(reason) = actor_refusals.remove(&change.hash()) {
+            } else if let Some(reason) = refusals.remove(&change.hash()) {
                 Some(reason)
             } else {
                 let heads = clean.get_heads();
