@@ -328,6 +328,7 @@ texts! {
     // Menu
     Lock => "Vergrendelen", "Lock";
     SignOut => "Afmelden", "Sign out";
+    SignOutPending => "Deze tablet is afgemeld, maar de server was niet bereikbaar. Je sessie op de server wordt beëindigd zodra er weer verbinding is.", "This tablet is signed out, but the server could not be reached. Your session on the server is ended as soon as there is a connection again.";
     ClearData => "Gegevens van deze tablet wissen", "Clear this tablet's data";
     UnsyncedWarning => "Let op: er zijn wijzigingen die nog niet op de server staan. Als je doorgaat, gaan ze verloren.", "Warning: some changes have not reached the server yet. If you continue, they are lost.";
     SignOutWarning => "Let op: er zijn wijzigingen die nog niet op de server staan. Na afmelden worden ze pas verstuurd als je weer aanmeldt.", "Warning: some changes have not reached the server yet. After signing out they are sent only when you sign in again.";

@@ -54,6 +54,33 @@ where
     }
 }
 
+/// Like [`ApiJson`], but an empty body stands for the type's default: for
+/// requests whose every field is optional, such as signing out.
+pub struct ApiJsonOrEmpty<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJsonOrEmpty<T>
+where
+    T: Default,
+    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|length| length == "0")
+            || (req.headers().get(header::CONTENT_TYPE).is_none()
+                && axum::body::HttpBody::is_end_stream(req.body()));
+        if empty {
+            return Ok(Self(T::default()));
+        }
+        let ApiJson(value) = ApiJson::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
 async fn healthz() -> &'static str {
     "ok"
 }

@@ -15,7 +15,7 @@ use webauthn_rs::prelude::{
     PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use crate::api::{ApiJson, Me};
+use crate::api::{ApiJson, ApiJsonOrEmpty, Me};
 use crate::auth::{
     authenticate, clear_session_cookie, new_actor_id, new_secret, secret_hash, session_cookie,
     session_cookie_header,
@@ -380,7 +380,7 @@ struct Logout {
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiJson(body): ApiJson<Logout>,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<Logout>,
 ) -> Result<Response, ApiError> {
     let now = now_ms();
     let principal = authenticate(&state, &headers).await?;

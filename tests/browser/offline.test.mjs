@@ -108,5 +108,31 @@ export default async function ({ server, browser, pages }) {
   await page.getByRole("button", { name: "Aanmelden met passkey" }).click();
   await page.locator(".case-card", { hasText: "Familie Jansen" }).click();
   await page.getByText("Vochtig huis, schimmel in de slaapkamer.").waitFor({ timeout: 30_000 });
+  await waitAllSynced(page);
+
+  // Signing out ends the session on the server, not only on the tablet.
+  const me = () => page.evaluate(async () => (await fetch("/api/me", { credentials: "same-origin" })).status);
+  assert((await me()) === 200, "signed in before signing out");
+  await page.getByRole("button", { name: "Afmelden" }).click();
+  await page.getByRole("heading", { name: "Ontgrendelen" }).or(page.getByRole("heading", { name: "Aanmelden" })).waitFor();
+  assert((await me()) === 401, "the session still opens the API after signing out");
+
+  // Unlocked again, the tablet knows it is signed out and offers to sign in.
+  await page.getByRole("button", { name: "Ontgrendelen met passkey" }).click();
+  await page.getByRole("heading", { name: "Familie Jansen" }).waitFor();
+  await page.getByRole("status").getByRole("button", { name: "Aanmelden met passkey" }).click();
+  await page.getByRole("status").getByRole("button", { name: "Aanmelden met passkey" }).waitFor({ state: "detached" });
+  assert((await me()) === 200, "signed in again");
+
+  // Signed out without a network: the tablet locks, says the server has not
+  // heard yet, and ends the session there once the network returns.
+  await networkDown(server, jan);
+  await page.getByRole("button", { name: "Afmelden" }).click();
+  const notice = page.getByText("Deze tablet is afgemeld, maar de server was niet bereikbaar.", { exact: false });
+  await notice.waitFor();
+  await axe(page, "signed out offline");
+  await networkUp(server, jan);
+  await notice.waitFor({ state: "detached", timeout: 30_000 });
+  assert((await me()) === 401, "the session outlived a sign-out made offline");
   assert(jan.errors.length === 0, `page errors: ${jan.errors.join("; ")}`);
 }

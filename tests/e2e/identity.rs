@@ -346,7 +346,70 @@ async fn revoked_devices_are_refused_and_told_to_wipe(db: Db) {
     );
 }
 
+/// The tablet signs out with a bare POST, as browsers send it: no body, no
+/// content type. The session must end; a malformed body changes nothing.
+async fn signing_out_with_no_body_ends_the_session(db: Db) {
+    let server = TestServer::start(db).await;
+    let url = invite(
+        &server,
+        "Jeugdzorg Oost",
+        OrganisationKind::YouthCare,
+        Role::FieldWorker,
+    )
+    .await;
+    let mut browser = Browser::new(&server);
+    let (_passkey, status, me) = browser.enroll(&url, "sanne", "tablet-1").await;
+    assert_eq!(status, 200, "{me}");
+    let cookie = browser.cookie.clone().expect("a session cookie");
+    let sign_out = |body: Option<&'static str>| {
+        let request = reqwest::Client::new()
+            .post(server.http("/api/auth/logout"))
+            .header("origin", server.origin())
+            .header("cookie", &cookie);
+        match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(body),
+            None => request,
+        }
+        .send()
+    };
+
+    let refused = sign_out(Some(r#"{"everywhere": "ja"}"#)).await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        browser.get("/api/me").await.0,
+        200,
+        "a bad request ends nothing"
+    );
+
+    let answer = sign_out(None).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(
+        answer
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("Max-Age=0")),
+        "the cookie is cleared"
+    );
+    assert_eq!(
+        answer.json::<serde_json::Value>().await.unwrap()["sessionsEnded"],
+        1
+    );
+    assert_eq!(browser.get("/api/me").await.0, 401, "the session is gone");
+    let mut request = server.ws("").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    assert!(
+        tokio_tungstenite::connect_async(request).await.is_err(),
+        "the sync socket no longer opens with it"
+    );
+}
+
 on_both_databases!(
+    signing_out_with_no_body_ends_the_session,
     passkeys_enroll_and_sign_in,
     invites_challenges_and_origins_are_checked,
     sessions_expire_and_end_everywhere,

@@ -77,7 +77,10 @@ async fn enroll(invite: String, handle: String, device: String) -> Result<(), Fa
 /// Sends a passkey ceremony's answer to the server; who signed in.
 async fn finish(path: &str, start: &serde_json::Value, answer: &JsValue) -> Result<Me, Failure> {
     let body = json!({ "challengeId": start["challengeId"], "credential": credential(answer)? });
-    me_from(platform::api("POST", path, Some(&body)).await?)
+    let me = me_from(platform::api("POST", path, Some(&body)).await?)?;
+    // A new session: a sign-out still waiting for the network was for the old one.
+    super::signed_in();
+    Ok(me)
 }
 
 /// Opens a new store for whoever just signed in on this tablet: a tablet used
@@ -168,6 +171,18 @@ pub fn Enroll(invite: Option<String>) -> impl IntoView {
     }
 }
 
+/// Says so while a sign-out has not reached the server: this tablet is locked,
+/// but the session ends there only once the network returns.
+#[component]
+fn SignOutPending() -> impl IntoView {
+    let pending = ui().sign_out_pending;
+    move || {
+        pending
+            .get()
+            .then(|| view! { <p class="notice" role="status">{t(T::SignOutPending)}</p> })
+    }
+}
+
 #[component]
 pub fn SignIn() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
@@ -186,6 +201,7 @@ pub fn SignIn() -> impl IntoView {
         <main id="main" class="center">
             <h1>{move || t(T::SignInTitle)}</h1>
             <div class="card">
+                <SignOutPending/>
                 <p>{move || t(T::SignInIntro)}</p>
                 <button class="primary" on:click=go disabled=move || busy.get()>{move || t(T::SignIn)}</button>
             </div>
@@ -230,6 +246,7 @@ pub fn Unlock(method: Unwrap) -> impl IntoView {
         <main id="main" class="center">
             <h1>{move || t(T::UnlockTitle)}</h1>
             <form class="card" on:submit=move |ev| { ev.prevent_default(); unlock(); }>
+                <SignOutPending/>
                 <p>{move || t(T::UnlockIntro)}</p>
                 {uses_pin.then(|| view! {
                     <label for="pin">{move || t(T::Pin)}</label>

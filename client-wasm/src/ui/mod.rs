@@ -108,6 +108,8 @@ pub struct Ui {
     pub route: RwSignal<Route>,
     pub lang: RwSignal<Lang>,
     pub update_ready: RwSignal<bool>,
+    /// A sign-out the server has not confirmed yet (no network at the time).
+    pub sign_out_pending: RwSignal<bool>,
 }
 
 thread_local! {
@@ -158,6 +160,7 @@ pub fn mount() {
         route: RwSignal::new(Route::parse(&current_hash())),
         lang: RwSignal::new(lang),
         update_ready: RwSignal::new(false),
+        sign_out_pending: RwSignal::new(sign_out_pending()),
     };
     UI.with(|u| *u.borrow_mut() = Some(ui));
     set_document_lang(lang);
@@ -165,6 +168,7 @@ pub fn mount() {
     // Mounting also starts Leptos' executor, which the tasks below need.
     leptos::mount::mount_to_body(App);
     leptos::task::spawn_local(decide_gate());
+    retry_sign_out();
     leptos::task::spawn_local(async {
         let on_update = Closure::<dyn FnMut()>::new(|| self::ui().update_ready.set(true));
         let on_sync = Closure::<dyn FnMut()>::new(crate::sync::background_sync);
@@ -217,6 +221,8 @@ fn install_listeners() {
         }
     });
     let _ = window.add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
+    let on_online = Closure::<dyn FnMut()>::new(retry_sign_out);
+    let _ = window.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
     for event in ["pointerdown", "keydown"] {
         let _ =
             window.add_event_listener_with_callback(event, on_activity.as_ref().unchecked_ref());
@@ -225,7 +231,68 @@ fn install_listeners() {
         on_idle_check.as_ref().unchecked_ref(),
         30_000,
     );
-    KEEP.with(|k| k.borrow_mut().extend([on_hash, on_activity, on_idle_check]));
+    KEEP.with(|k| {
+        k.borrow_mut()
+            .extend([on_hash, on_online, on_activity, on_idle_check])
+    });
+}
+
+/// Where a sign-out the server has not yet confirmed is remembered, so it is
+/// sent again when the network returns.
+const SIGN_OUT_PENDING: &str = "veldwerk-sign-out-pending";
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+}
+
+fn sign_out_pending() -> bool {
+    local_storage().is_some_and(|s| s.get_item(SIGN_OUT_PENDING).ok().flatten().is_some())
+}
+
+fn set_sign_out_pending(pending: bool) {
+    if let Some(storage) = local_storage() {
+        let _ = if pending {
+            storage.set_item(SIGN_OUT_PENDING, "1")
+        } else {
+            storage.remove_item(SIGN_OUT_PENDING)
+        };
+    }
+    if let Some(ui) = UI.with(|u| *u.borrow()) {
+        ui.sign_out_pending.set(pending);
+    }
+}
+
+/// Ends the session on the server, then locks. Without a network the tablet
+/// locks anyway and says so: the sign-out is sent when the network returns.
+async fn sign_out() {
+    end_session_on_server().await;
+    lock_now().await;
+}
+
+/// Asks the server to end this tablet's session; remembers to ask again if it
+/// could not be reached. An answer of 401 means the session had already ended.
+async fn end_session_on_server() {
+    let answer =
+        crate::platform::api("POST", "/api/auth/logout", Some(&serde_json::json!({}))).await;
+    let ended = match answer {
+        Ok(_) => true,
+        Err(crate::platform::Failure::Server { status, .. }) => status == 401,
+        Err(_) => false,
+    };
+    set_sign_out_pending(!ended);
+}
+
+/// Called at start and when the network returns.
+fn retry_sign_out() {
+    if sign_out_pending() {
+        leptos::task::spawn_local(end_session_on_server());
+    }
+}
+
+/// Forgets a sign-out still waiting for the network: a new sign-in replaced
+/// the session it was for.
+pub fn signed_in() {
+    set_sign_out_pending(false);
 }
 
 /// Locks the app: keys and decrypted records leave memory.
@@ -367,10 +434,7 @@ fn StatusBar() -> impl IntoView {
         confirming.set(None);
         leptos::task::spawn_local(async move {
             match action {
-                "sign-out" => {
-                    let _ = crate::platform::api("POST", "/api/auth/logout", None).await;
-                    lock_now().await;
-                }
+                "sign-out" => sign_out().await,
                 _ => {
                     app::wipe().await;
                     ui().gate.set(Gate::SignIn);
