@@ -45,6 +45,12 @@ trait BeginWrite {
     fn begin_write(
         &self,
     ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send + '_;
+
+    /// Opens a read-only transaction in which every query sees the database
+    /// as of one moment, whatever other connections commit meanwhile.
+    fn begin_read(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send + '_;
 }
 
 impl BeginWrite for SqlitePool {
@@ -55,6 +61,14 @@ impl BeginWrite for SqlitePool {
     {
         self.begin_with("BEGIN IMMEDIATE")
     }
+
+    fn begin_read(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send + '_
+    {
+        // In WAL mode a read transaction reads one snapshot from its first read on.
+        self.begin_with("BEGIN DEFERRED")
+    }
 }
 
 impl BeginWrite for PgPool {
@@ -64,6 +78,13 @@ impl BeginWrite for PgPool {
     ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send + '_
     {
         self.begin()
+    }
+
+    fn begin_read(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send + '_
+    {
+        self.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
     }
 }
 
@@ -986,13 +1007,18 @@ impl Store {
     /// What was committed to a document after `after_seq`, read without a
     /// lock: for a node that heard another one committed something.
     pub async fn document_news(&self, document_id: &str, after_seq: i64) -> Result<DocumentNews> {
+        // One snapshot for all reads: a compaction committed between reading
+        // `snapshot_seq` and the change log would otherwise hide the changes
+        // it folded into the snapshot, and this node would miss them.
         with_pool!(self, pool => {
-            let mut conn = pool.acquire().await?;
+            let mut conn = pool.begin_read().await?;
             let row: Option<(i64,)> = sqlx::query_as(
                 "SELECT snapshot_seq FROM documents WHERE document_id = $1")
                 .bind(document_id).fetch_optional(&mut *conn).await?;
             let Some((snapshot_seq,)) = row else { return Ok(DocumentNews::default()) };
-            read_news!(conn, document_id, after_seq, snapshot_seq)
+            let news: Result<DocumentNews> = read_news!(conn, document_id, after_seq, snapshot_seq);
+            conn.commit().await?;
+            news
         })
     }
 
