@@ -54,6 +54,11 @@ impl ClientConnection {
         }
     }
 
+    /// The peer id this client joins with.
+    pub fn peer_id(&self) -> &PeerId {
+        &self.peer_id
+    }
+
     /// The first message on a new socket.
     pub fn join(&self) -> Message {
         Message::Join {

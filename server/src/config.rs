@@ -23,6 +23,16 @@ pub struct ServeArgs {
     /// Largest WebSocket frame accepted, in bytes.
     #[arg(long, env = "VELDWERK_MAX_FRAME_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_frame_bytes: usize,
+    /// Bytes queued for one connection that is not reading, before it is
+    /// closed as too slow. At least the frame limit, so a document fits.
+    #[arg(long, env = "VELDWERK_MAX_QUEUED_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub max_queued_bytes: usize,
+    /// Largest payload of an ephemeral message (presence, cursors), in bytes.
+    #[arg(long, env = "VELDWERK_MAX_EPHEMERAL_BYTES", default_value_t = 16 * 1024)]
+    pub max_ephemeral_bytes: usize,
+    /// Ephemeral messages one connection may send per second (and in a burst).
+    #[arg(long, env = "VELDWERK_EPHEMERAL_PER_SEC", default_value_t = 20)]
+    pub ephemeral_per_sec: u32,
     /// Seconds a document with no connected peer stays in memory.
     #[arg(long, env = "VELDWERK_IDLE_UNLOAD_SECS", default_value_t = 60)]
     pub idle_unload_secs: u64,
@@ -77,6 +87,9 @@ pub struct Config {
     pub database_url: String,
     pub origin: String,
     pub max_frame_bytes: usize,
+    pub max_queued_bytes: usize,
+    pub max_ephemeral_bytes: usize,
+    pub ephemeral_per_sec: u32,
     pub idle_unload: Duration,
     pub max_loaded_documents: usize,
     pub compact_after: usize,
@@ -125,6 +138,9 @@ impl std::fmt::Debug for Config {
             .field("database", &redact_url(&self.database_url))
             .field("origin", &self.origin)
             .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("max_queued_bytes", &self.max_queued_bytes)
+            .field("max_ephemeral_bytes", &self.max_ephemeral_bytes)
+            .field("ephemeral_per_sec", &self.ephemeral_per_sec)
             .field("idle_unload", &self.idle_unload)
             .field("max_loaded_documents", &self.max_loaded_documents)
             .field("compact_after", &self.compact_after)
@@ -145,6 +161,14 @@ pub enum ConfigError {
     Origin(String),
     #[error("VELDWERK_MAX_FRAME_BYTES must be between 1 KiB and 256 MiB")]
     FrameLimit,
+    #[error("VELDWERK_MAX_QUEUED_BYTES must be at least VELDWERK_MAX_FRAME_BYTES ({0} bytes)")]
+    QueueLimit(usize),
+    #[error(
+        "VELDWERK_MAX_EPHEMERAL_BYTES must be between 1 and VELDWERK_MAX_FRAME_BYTES ({0} bytes)"
+    )]
+    EphemeralLimit(usize),
+    #[error("VELDWERK_EPHEMERAL_PER_SEC must be at least 1")]
+    EphemeralRate,
     #[error("VELDWERK_MAX_LOADED_DOCUMENTS must be at least 1")]
     MaxLoaded,
     #[error("VELDWERK_COMPACT_AFTER must be at least 1")]
@@ -185,6 +209,15 @@ impl ServeArgs {
         if !(1024..=256 * 1024 * 1024).contains(&self.max_frame_bytes) {
             return Err(ConfigError::FrameLimit);
         }
+        if self.max_queued_bytes < self.max_frame_bytes {
+            return Err(ConfigError::QueueLimit(self.max_frame_bytes));
+        }
+        if !(1..=self.max_frame_bytes).contains(&self.max_ephemeral_bytes) {
+            return Err(ConfigError::EphemeralLimit(self.max_frame_bytes));
+        }
+        if self.ephemeral_per_sec == 0 {
+            return Err(ConfigError::EphemeralRate);
+        }
         if self.max_loaded_documents == 0 {
             return Err(ConfigError::MaxLoaded);
         }
@@ -204,6 +237,9 @@ impl ServeArgs {
             database_url: self.database.url,
             origin,
             max_frame_bytes: self.max_frame_bytes,
+            max_queued_bytes: self.max_queued_bytes,
+            max_ephemeral_bytes: self.max_ephemeral_bytes,
+            ephemeral_per_sec: self.ephemeral_per_sec,
             idle_unload: Duration::from_secs(self.idle_unload_secs),
             max_loaded_documents: self.max_loaded_documents,
             compact_after: self.compact_after,

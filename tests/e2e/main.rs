@@ -11,6 +11,7 @@ mod direction;
 mod durability;
 mod identity;
 mod interop;
+mod limits;
 mod monitor;
 mod operations;
 mod quarantine;

@@ -341,6 +341,15 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Whether a session is neither ended nor past its maximum age, without
+    /// counting this as a use of it.
+    pub async fn session_is_live(&self, token_hash: &str, now: i64) -> Result<bool> {
+        let live: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT 1 FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL AND expires_at > $2")
+            .bind(token_hash).bind(now).fetch_optional(pool).await)?;
+        Ok(live.is_some())
+    }
+
     pub async fn end_session(&self, token_hash: &str, now: i64) -> Result<()> {
         with_pool!(self, pool => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
             .bind(now).bind(token_hash).execute(pool).await.map(|_| ()))?;

@@ -12,15 +12,15 @@ use veldwerk_core::DocumentId;
 use veldwerk_core::identity::{Compartment, Standing, may_read};
 use veldwerk_core::protocol::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
 
-use super::docs::{ConnectionId, Creation, Outbox, PendingDoc, Sender};
+use super::docs::{ConnectionId, Creation, Outbox, Outgoing, PendingDoc, Sender};
 use crate::AppState;
 use crate::metrics::Metrics;
 use crate::store::{AuditEntry, Principal};
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
-/// Messages queued for one peer before it counts as too slow.
-const OUTBOX_CAPACITY: usize = 1024;
+/// Queued messages sent to a peer in one go before its socket is read again.
+const MAX_BATCH: usize = 256;
 
 /// How long one message may take to reach a peer's socket.
 const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -62,6 +62,51 @@ struct Connection {
     audited: HashSet<DocumentId>,
     pending: HashMap<DocumentId, PendingDoc>,
     own_actors: HashSet<String>,
+    ephemeral: Rate,
+}
+
+/// A token bucket: `per_sec` tokens a second, at most `per_sec` saved up.
+struct Rate {
+    per_sec: f64,
+    tokens: f64,
+    at: std::time::Instant,
+    /// When the peer was last told it is over the rate: at most once a second.
+    told: Option<std::time::Instant>,
+}
+
+impl Rate {
+    fn new(per_sec: u32) -> Self {
+        Self {
+            per_sec: f64::from(per_sec),
+            tokens: f64::from(per_sec),
+            at: std::time::Instant::now(),
+            told: None,
+        }
+    }
+
+    /// Takes a token if there is one.
+    fn take(&mut self, now: std::time::Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.per_sec);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Whether to tell the peer it is over the rate now (once a second).
+    fn tell(&mut self, now: std::time::Instant) -> bool {
+        let due = self
+            .told
+            .is_none_or(|told| now.saturating_duration_since(told).as_secs() >= 1);
+        if due {
+            self.told = Some(now);
+        }
+        due
+    }
 }
 
 /// Why the server ends a connection.
@@ -109,7 +154,8 @@ pub async fn run(
         return;
     }
     let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
-    let (outbox, mut outgoing, too_slow) = Outbox::new(OUTBOX_CAPACITY);
+    let queue_limit = state.config.max_queued_bytes;
+    let (outbox, mut outgoing, too_slow) = Outbox::new(queue_limit);
     let metrics = state.metrics.clone();
     Metrics::inc(&metrics.connections_total);
     metrics.connections_open.fetch_add(1, Ordering::Relaxed);
@@ -123,6 +169,7 @@ pub async fn run(
     let mut shutdown = state.shutdown.clone();
     let device_id = principal.device_id;
     let max_frame = state.config.max_frame_bytes;
+    let state_ephemeral_rate = state.config.ephemeral_per_sec;
     let mut connection = Connection {
         id,
         own_actors: HashSet::from([principal.actor_id.clone()]),
@@ -134,6 +181,7 @@ pub async fn run(
         open: HashSet::new(),
         audited: HashSet::new(),
         pending: HashMap::new(),
+        ephemeral: Rate::new(state_ephemeral_rate),
     };
 
     let close = loop {
@@ -171,14 +219,16 @@ pub async fn run(
             Some(message) = outgoing.recv() => {
                 // A peer that stops reading must not hold this connection (and
                 // its queued messages) forever.
-                let sent = tokio::time::timeout(SEND_TIMEOUT, sink.send(WsMessage::Binary(message.encode().into()))).await;
+                let sent = tokio::time::timeout(SEND_TIMEOUT, Box::pin(send_queued(&mut sink, message, &mut outgoing))).await;
                 if !matches!(sent, Ok(Ok(()))) {
                     tracing::info!(connection = id, "peer stopped reading; closing");
                     break None;
                 }
             }
             () = too_slow.notified() => {
-                break Some(Close(CLOSE_POLICY, "too many unread messages".into()));
+                Metrics::inc(&metrics.slow_readers_closed_total);
+                tracing::info!(connection = id, queued = outgoing.queued(), "peer reads too slowly; closing");
+                break Some(Close(CLOSE_POLICY, format!("more than {queue_limit} bytes queued unread (VELDWERK_MAX_QUEUED_BYTES)")));
             }
             _ = shutdown.changed() => {
                 break Some(Close(CLOSE_GOING_AWAY, "server is shutting down".into()));
@@ -188,7 +238,17 @@ pub async fn run(
                 let ours = match ended {
                     Ok(crate::SessionEnd::Session(hash)) => session.as_deref() == Some(hash.as_str()),
                     Ok(crate::SessionEnd::User(user)) => user == connection.principal.user_id,
-                    Err(_) => false,
+                    // Missed some: one may have been ours. Ask the store, and
+                    // close unless it says the session is still live.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        Metrics::inc(&metrics.session_rechecks_total);
+                        let hash = session.as_deref().unwrap_or_default();
+                        !matches!(
+                            Box::pin(connection.state.store.session_is_live(hash, crate::now_ms())).await,
+                            Ok(true)
+                        )
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => true,
                 };
                 if ours {
                     connection.error("signed-out: this session was signed out".into());
@@ -215,12 +275,8 @@ pub async fn run(
     // Deliver what is queued (an error explaining the close, say), then close;
     // bounded, for a peer that no longer reads.
     let farewell = async {
-        while let Ok(message) = outgoing.try_recv() {
-            if sink
-                .send(WsMessage::Binary(message.encode().into()))
-                .await
-                .is_err()
-            {
+        while let Some(message) = outgoing.try_recv() {
+            if sink.send(WsMessage::Binary(message.into())).await.is_err() {
                 return;
             }
         }
@@ -243,6 +299,23 @@ pub async fn run(
     .await;
     metrics.connections_open.fetch_sub(1, Ordering::Relaxed);
     tracing::info!(connection = id, "sync connection closed");
+}
+
+/// Sends a message and what is queued behind it (up to a batch), flushing
+/// once: a peer that reads everything keeps up however fast it writes.
+async fn send_queued(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, WsMessage>,
+    first: Box<[u8]>,
+    outgoing: &mut Outgoing,
+) -> Result<(), axum::Error> {
+    sink.feed(WsMessage::Binary(first.into())).await?;
+    for _ in 1..MAX_BATCH {
+        let Some(next) = outgoing.try_recv() else {
+            break;
+        };
+        sink.feed(WsMessage::Binary(next.into())).await?;
+    }
+    sink.flush().await
 }
 
 impl Connection {
@@ -297,8 +370,12 @@ impl Connection {
             Message::Ephemeral {
                 ref document_id,
                 ref sender_id,
+                ref data,
                 ..
             } if *sender_id == peer => {
+                if !self.ephemeral_allowed(data.len()) {
+                    return Ok(());
+                }
                 if let Ok(id) = document_id.parse::<DocumentId>()
                     && self.open.contains(&id)
                 {
@@ -313,6 +390,35 @@ impl Connection {
             Message::DocUnavailable { .. } | Message::Error { .. } | Message::Peer { .. } => {}
         }
         Ok(())
+    }
+
+    /// Whether an ephemeral message of `len` bytes is within the limits of
+    /// size and rate; the peer is told when it is not (for the rate, once a
+    /// second, not once per message dropped).
+    fn ephemeral_allowed(&mut self, len: usize) -> bool {
+        let now = std::time::Instant::now();
+        let config = &self.state.config;
+        let (max_bytes, per_sec) = (config.max_ephemeral_bytes, config.ephemeral_per_sec);
+        let refusal = if len > max_bytes {
+            Some(format!(
+                "ephemeral message of {len} bytes exceeds the limit of {max_bytes} bytes \
+                 (VELDWERK_MAX_EPHEMERAL_BYTES); it was dropped"
+            ))
+        } else if !self.ephemeral.take(now) {
+            self.ephemeral.tell(now).then(|| {
+                format!(
+                    "more than {per_sec} ephemeral messages a second \
+                     (VELDWERK_EPHEMERAL_PER_SEC); they are dropped until the rate falls"
+                )
+            })
+        } else {
+            return true;
+        };
+        Metrics::inc(&self.state.metrics.ephemeral_refused_total);
+        if let Some(refusal) = refusal {
+            self.error(refusal);
+        }
+        false
     }
 
     fn handshake(&mut self, message: Message) -> Result<(), Close> {

@@ -1,0 +1,291 @@
+//! Abuse limits on a sync connection, tried the way a hostile or broken
+//! client would: a socket that stops reading while sign-outs pile up,
+//! ephemeral messages that are too large or too many, a reader that falls
+//! behind, and a client that writes fast and reads everything.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use veldwerk_core::DocumentId;
+use veldwerk_core::identity::{OrganisationKind, Role};
+use veldwerk_core::protocol::Message;
+use veldwerk_server::admin;
+
+use crate::on_both_databases;
+use crate::support::browser::Browser;
+use crate::support::client::{LinkEnd, PATIENCE};
+use crate::support::{Db, Link, TestServer};
+
+const ORG: &str = "Jeugdzorg Oost";
+const MIB: usize = 1024 * 1024;
+
+fn ephemeral(link: &Link, id: DocumentId, count: u64, len: usize) -> Message {
+    Message::Ephemeral {
+        sender_id: link.conn.peer_id().clone(),
+        target_id: "veldwerk-server".into(),
+        count,
+        session_id: "presence".into(),
+        document_id: id.to_string(),
+        data: vec![0x2a; len],
+    }
+}
+
+fn unknown_document() -> DocumentId {
+    DocumentId::from_random_bytes(*uuid::Uuid::new_v4().as_bytes())
+}
+
+/// Reads until the server closes the link; panics if it stays open.
+async fn close_frame(link: &mut Link) -> (u16, String) {
+    loop {
+        match link.next().await {
+            Ok(_) => continue,
+            Err(LinkEnd::Closed(Some(frame))) => {
+                return (u16::from(frame.code), frame.reason.to_string());
+            }
+            Err(end) => panic!("the server did not close the link: {end:?}"),
+        }
+    }
+}
+
+async fn metric(server: &TestServer, name: &str) -> u64 {
+    let text = reqwest::get(server.http("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("veldwerk_{name} ")))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("/metrics has no {name}"))
+}
+
+/// A tablet's socket stops reading while a flood is queued for it; its session
+/// signs out, and hundreds of other sign-outs follow before the socket reads
+/// again. It must still be closed as signed out, not keep reading documents.
+async fn a_sign_out_missed_in_a_flood_still_closes_the_socket(db: Db) {
+    let server = TestServer::start_with(db, |config| {
+        config.max_ephemeral_bytes = MIB;
+        config.ephemeral_per_sec = 1_000;
+        config.max_queued_bytes = 256 * MIB;
+        // Hundreds of sign-outs from one address, as a busy deployment sees
+        // from many.
+        config.auth_rate_per_min = 10_000;
+    })
+    .await;
+    server.org(ORG, OrganisationKind::YouthCare).await;
+    let org_id = server.store.organisation_id(ORG).await.unwrap();
+    let (invite, _) = admin::create_invite(
+        &server.store,
+        &server.origin(),
+        org_id,
+        Role::FieldWorker,
+        None,
+        24,
+    )
+    .await
+    .unwrap();
+    let mut browser = Browser::new(&server);
+    let (_passkey, status, me) = browser.enroll(&invite, "sanne", "tablet-1").await;
+    assert_eq!(status, 200, "{me}");
+    let cookie = browser.cookie.clone().expect("a session cookie");
+    let colleague = server
+        .user(ORG, OrganisationKind::YouthCare, "tom", Role::FieldWorker)
+        .await;
+    let id = server.create_case(&colleague, "Familie Stil").await;
+
+    let mut tablet = Link::cookie(&server.ws(""), &cookie).await;
+    tablet.fetch(id).await.expect("sanne reads the case");
+    let mut sender = Link::bearer(&server.ws(""), &colleague.token).await;
+    sender.fetch(id).await.unwrap();
+    // More than the sockets' buffers hold: the server's writes to the tablet block.
+    for n in 0..24 {
+        sender.send(&ephemeral(&sender, id, n, MIB)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (status, _) = browser.post("/api/auth/logout", json!({})).await;
+    assert_eq!(status, 200);
+    for _ in 0..300 {
+        let (status, _) = server
+            .api(
+                &colleague,
+                reqwest::Method::POST,
+                "/api/auth/logout",
+                Some(json!({ "everywhere": true })),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+
+    let (code, reason) = close_frame(&mut tablet).await;
+    assert_eq!(code, 4401, "{reason}");
+    assert!(metric(&server, "session_rechecks_total").await >= 1);
+}
+
+/// A sender floods large ephemeral messages to its own sockets that do not
+/// read: each is closed once more is queued for it than the limit, with a
+/// reason naming the limit; the sender itself and other readers go on.
+async fn readers_that_fall_behind_are_closed_by_bytes_queued(db: Db) {
+    let server = TestServer::start_with(db, |config| {
+        config.max_ephemeral_bytes = MIB;
+        config.ephemeral_per_sec = 1_000;
+        config.max_queued_bytes = config.max_frame_bytes;
+    })
+    .await;
+    let worker = server
+        .user(ORG, OrganisationKind::YouthCare, "tom", Role::FieldWorker)
+        .await;
+    let id = server.create_case(&worker, "Familie Vol").await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        let mut link = Link::bearer(&server.ws(""), &worker.token).await;
+        link.fetch(id).await.unwrap();
+        idle.push(link);
+    }
+    let mut sender = Link::bearer(&server.ws(""), &worker.token).await;
+    sender.fetch(id).await.unwrap();
+    for n in 0..40 {
+        sender.send(&ephemeral(&sender, id, n, MIB)).await;
+    }
+    for link in &mut idle {
+        let (code, reason) = close_frame(link).await;
+        assert_eq!(code, 1008, "{reason}");
+        assert!(reason.contains("VELDWERK_MAX_QUEUED_BYTES"), "{reason}");
+    }
+    assert!(metric(&server, "slow_readers_closed_total").await >= 4);
+    sender.fetch(id).await.expect("the sender is still served");
+}
+
+/// Ephemeral messages past the size or the rate are dropped, and their
+/// sender is told which limit it met (once a second, not once per message).
+async fn ephemeral_messages_past_the_limits_are_dropped(db: Db) {
+    let server = TestServer::start(db).await;
+    let worker = server
+        .user(ORG, OrganisationKind::YouthCare, "tom", Role::FieldWorker)
+        .await;
+    let id = server.create_case(&worker, "Familie Druk").await;
+    let mut reader = Link::bearer(&server.ws(""), &worker.token).await;
+    reader.fetch(id).await.unwrap();
+    let mut sender = Link::bearer(&server.ws(""), &worker.token).await;
+    sender.fetch(id).await.unwrap();
+
+    sender.send(&ephemeral(&sender, id, 0, 64 * 1024)).await;
+    let error = sender.next_error().await.unwrap();
+    assert!(
+        error.contains("65536 bytes") && error.contains("VELDWERK_MAX_EPHEMERAL_BYTES"),
+        "{error}"
+    );
+
+    for n in 1..=200 {
+        sender.send(&ephemeral(&sender, id, n, 100)).await;
+    }
+    let error = sender.next_error().await.unwrap();
+    assert!(error.contains("VELDWERK_EPHEMERAL_PER_SEC"), "{error}");
+    // After a second the rate allows more: this one is the last the reader awaits.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    sender.send(&ephemeral(&sender, id, 9_999, 100)).await;
+
+    let mut relayed = Vec::new();
+    loop {
+        match reader.next().await.unwrap() {
+            Message::Ephemeral { count: 9_999, .. } => break,
+            Message::Ephemeral { count, data, .. } => {
+                assert_eq!(data.len(), 100, "the oversized message is not relayed");
+                relayed.push(count);
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        (20..=60).contains(&relayed.len()),
+        "{} of 200 relayed",
+        relayed.len()
+    );
+    // The sender was told, but not once per message dropped.
+    sender
+        .send(&Message::Request {
+            sender_id: sender.conn.peer_id().clone(),
+            target_id: "veldwerk-server".into(),
+            document_id: unknown_document().to_string(),
+            data: Vec::new(),
+        })
+        .await;
+    let mut told = 1;
+    loop {
+        match sender.next().await.unwrap() {
+            Message::DocUnavailable { .. } => break,
+            Message::Error { .. } => told += 1,
+            _ => {}
+        }
+    }
+    assert!(told <= 3, "told {told} times for one burst");
+    assert!(metric(&server, "ephemeral_refused_total").await >= 170);
+}
+
+/// A client that sends thousands of requests without waiting, and reads every
+/// answer, is served to the end rather than cut off as too slow.
+async fn a_fast_writer_that_reads_everything_is_served(db: Db) {
+    const REQUESTS: usize = 3_000;
+    let server = TestServer::start(db).await;
+    let worker = server
+        .user(ORG, OrganisationKind::YouthCare, "tom", Role::FieldWorker)
+        .await;
+    let mut request = server.ws("").into_client_request().unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", worker.token).parse().unwrap(),
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let (mut sink, mut stream) = ws.split();
+    let peer = format!("writer-{}", uuid::Uuid::new_v4());
+    let join = veldwerk_core::client::ClientConnection::new(peer.clone()).join();
+    sink.send(WsMessage::Binary(join.encode().into()))
+        .await
+        .unwrap();
+
+    let reading = tokio::spawn(async move {
+        let mut answered = 0;
+        while answered < REQUESTS {
+            let frame = tokio::time::timeout(PATIENCE, stream.next())
+                .await
+                .map_err(|_| format!("silence after {answered} answers"))?;
+            match frame {
+                Some(Ok(WsMessage::Binary(bytes))) => {
+                    if let Message::DocUnavailable { .. } = Message::decode(&bytes).unwrap() {
+                        answered += 1;
+                    }
+                }
+                Some(Ok(WsMessage::Close(frame))) => {
+                    return Err(format!("closed after {answered} answers: {frame:?}"));
+                }
+                Some(Ok(_)) => {}
+                other => return Err(format!("ended after {answered} answers: {other:?}")),
+            }
+        }
+        Ok(answered)
+    });
+    for _ in 0..REQUESTS {
+        let request = Message::Request {
+            sender_id: peer.clone(),
+            target_id: "veldwerk-server".into(),
+            document_id: unknown_document().to_string(),
+            data: Vec::new(),
+        };
+        sink.feed(WsMessage::Binary(request.encode().into()))
+            .await
+            .unwrap();
+    }
+    sink.flush().await.unwrap();
+    assert_eq!(reading.await.unwrap(), Ok(REQUESTS));
+}
+
+on_both_databases!(
+    a_sign_out_missed_in_a_flood_still_closes_the_socket,
+    readers_that_fall_behind_are_closed_by_bytes_queued,
+    ephemeral_messages_past_the_limits_are_dropped,
+    a_fast_writer_that_reads_everything_is_served,
+);
