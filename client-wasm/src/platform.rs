@@ -157,7 +157,7 @@ pub async fn api(
     } else {
         Err(Failure::Server {
             status,
-            code: body["error"].as_str().unwrap_or("error").to_owned(),
+            code: body["code"].as_str().unwrap_or("error").to_owned(),
             message: body["message"]
                 .as_str()
                 .unwrap_or("the server refused")

@@ -101,6 +101,22 @@ pub async fn create_invite(
     created_by: Option<i64>,
     hours: u32,
 ) -> Result<(String, i64), StoreError> {
+    let (secret, expires_at) = new_invite(store, organisation_id, role, created_by, hours).await?;
+    Ok((invite_url(origin, &secret), expires_at))
+}
+
+fn invite_url(origin: &str, secret: &str) -> String {
+    format!("{origin}/enroll#invite={secret}")
+}
+
+/// Stores a new invite; returns its secret and when it expires.
+async fn new_invite(
+    store: &Store,
+    organisation_id: i64,
+    role: Role,
+    created_by: Option<i64>,
+    hours: u32,
+) -> Result<(String, i64), StoreError> {
     let secret = new_secret("vwi_");
     let now = now_ms();
     let expires_at = now + i64::from(hours) * 3_600_000;
@@ -114,14 +130,15 @@ pub async fn create_invite(
             expires_at,
         )
         .await?;
-    Ok((format!("{origin}/enroll#invite={secret}"), expires_at))
+    Ok((secret, expires_at))
 }
 
 /// The organisation the first admin belongs to.
 pub const BOOTSTRAP_ORGANISATION: &str = "Beheer";
 
 /// On a database with nobody in it, an invite for the first admin. Nothing
-/// else grants the admin role without an existing admin.
+/// else grants the admin role without an existing admin, and the invite
+/// opens nothing once anyone has an account.
 pub async fn bootstrap_invite(store: &Store, origin: &str) -> Result<Option<String>, StoreError> {
     if store.user_count().await? > 0 {
         return Ok(None);
@@ -129,8 +146,9 @@ pub async fn bootstrap_invite(store: &Store, origin: &str) -> Result<Option<Stri
     let organisation = store
         .ensure_organisation(BOOTSTRAP_ORGANISATION, OrganisationKind::Other, now_ms())
         .await?;
-    let (url, _) = create_invite(store, origin, organisation, Role::Admin, None, 24).await?;
-    Ok(Some(url))
+    let (secret, _) = new_invite(store, organisation, Role::Admin, None, 24).await?;
+    store.mark_first_admin_invite(&secret_hash(&secret)).await?;
+    Ok(Some(invite_url(origin, &secret)))
 }
 
 /// The result of checking the audit chain.

@@ -292,12 +292,22 @@ async fn writers(
             "ask about at most {MAX_WRITERS} actors at a time"
         )));
     }
+    if let Some(actor) = body
+        .actors
+        .iter()
+        .find(|a| a.len() > 64 || !a.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "{actor:?} is not an actor id (hex)"
+        )));
+    }
+    // Only the people who wrote to this case are named: the tablet asks
+    // about the actor ids it found in the record, and nobody else's.
+    let wrote_here = case_actors(&state, &document_id).await?;
     let mut writers = Vec::new();
     for actor in body.actors {
-        if actor.len() > 64 || !actor.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(ApiError::BadRequest(format!(
-                "{actor:?} is not an actor id (hex)"
-            )));
+        if !wrote_here.contains(&actor.to_ascii_lowercase()) {
+            continue;
         }
         if let Some((handle, organisation)) = state.store.actor_person(&actor).await? {
             writers.push(Writer {
@@ -315,6 +325,31 @@ async fn writers(
     read.case_id = Some(access.case_id);
     state.store.audit(&[read], now_ms()).await?;
     Ok(Json(writers))
+}
+
+/// The actor ids (lower-case hex) of every change in a case's record.
+async fn case_actors(
+    state: &AppState,
+    document_id: &str,
+) -> Result<std::collections::HashSet<String>, ApiError> {
+    let stored = state
+        .store
+        .load_document(document_id)
+        .await?
+        .ok_or(ApiError::NotFound("case"))?;
+    let corrupt =
+        |e: automerge::AutomergeError| ApiError::Internal(format!("stored document: {e}"));
+    let mut doc = match &stored.snapshot {
+        Some(snapshot) => automerge::Automerge::load(snapshot).map_err(corrupt)?,
+        None => automerge::Automerge::new(),
+    };
+    doc.load_incremental(&stored.changes.concat())
+        .map_err(corrupt)?;
+    Ok(doc
+        .get_changes(&[])
+        .iter()
+        .map(|change| change.actor_id().to_hex_string())
+        .collect())
 }
 
 #[derive(Deserialize)]

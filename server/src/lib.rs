@@ -137,6 +137,10 @@ impl AppState {
 /// Largest JSON body the API accepts.
 const API_BODY_LIMIT: usize = 256 * 1024;
 
+async fn no_such_endpoint() -> error::ApiError {
+    error::ApiError::NotFound("API endpoint")
+}
+
 /// The HTTP routes of the server.
 pub fn app(state: AppState) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
@@ -148,6 +152,9 @@ pub fn app(state: AppState) -> Router {
         .merge(direction::routes())
         .merge(signals::routes())
         .route("/sync", get(sync::upgrade))
+        // An API path nobody serves is an error in JSON, not the app's page.
+        .route("/api", axum::routing::any(no_such_endpoint))
+        .route("/api/{*path}", axum::routing::any(no_such_endpoint))
         .fallback(shell::service(&state.config.app_dir))
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(state.clone(), hardening::rate_limit_auth))

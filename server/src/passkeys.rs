@@ -91,6 +91,11 @@ async fn register_start(
                 InviteState::Expired => {
                     return Err(ApiError::InvalidCredentials("the invite has expired"));
                 }
+                InviteState::Superseded => {
+                    return Err(ApiError::InvalidCredentials(
+                        "this first-admin link is no longer valid: an account exists; ask an admin for an invite",
+                    ));
+                }
                 InviteState::Unknown => {
                     return Err(ApiError::InvalidCredentials("the invite is unknown"));
                 }

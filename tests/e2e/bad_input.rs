@@ -380,7 +380,34 @@ async fn an_expired_ticket_is_refused(db: Db) {
     }
 }
 
+/// A client written against the API that calls a path nobody serves gets a
+/// JSON error it can read, not the tablet app's HTML with a 200.
+async fn unknown_api_paths_answer_with_a_json_404(db: Db) {
+    let server = TestServer::start(db).await;
+    let user = server
+        .user(
+            "Gemeente Ergens",
+            veldwerk_core::identity::OrganisationKind::Municipality,
+            "ada",
+            veldwerk_core::identity::Role::FieldWorker,
+        )
+        .await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/nothing-here"),
+        (reqwest::Method::POST, "/api/cases/abc/unknown"),
+        (reqwest::Method::GET, "/api"),
+    ] {
+        let (status, body) = server.api(&user, method, path, None).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (404, Some("not_found")),
+            "{path}: {body}"
+        );
+    }
+}
+
 on_both_databases!(
+    unknown_api_paths_answer_with_a_json_404,
     malformed_cbor_is_refused,
     unknown_message_type_is_refused,
     oversized_frame_is_refused,

@@ -549,8 +549,13 @@ async fn the_team_learns_who_wrote_with_which_actor(db: Db) {
 
     let path = format!("/api/cases/{id}/writers");
     let unknown = "00112233445566778899aabbccddeeff";
-    let ask =
-        json!({ "actors": [worker.principal.actor_id, director.principal.actor_id, unknown] });
+    // vic exists, but never wrote to this case: asking about her names nobody.
+    let ask = json!({ "actors": [
+        worker.principal.actor_id,
+        director.principal.actor_id,
+        unknown,
+        outsider.principal.actor_id,
+    ] });
     let (status, writers) = post(&server, &director, &path, ask.clone()).await;
     assert_eq!(status, 200, "{writers}");
     assert_eq!(

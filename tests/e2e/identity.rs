@@ -464,6 +464,14 @@ async fn the_first_start_prints_a_bootstrap_invite_for_the_first_admin() {
         .expect("a bootstrap invite")
         .clone();
     child.kill().await.unwrap();
+    // Started again before anyone enrolled: another link.
+    let (mut child, printed, _) = start(&db).await;
+    let second = printed
+        .iter()
+        .find(|l| l.contains("/enroll#invite="))
+        .expect("a second bootstrap invite")
+        .clone();
+    child.kill().await.unwrap();
 
     // Enroll through it against a server on the same database.
     let server = TestServer::start(Db::at(&db.url)).await;
@@ -475,6 +483,21 @@ async fn the_first_start_prints_a_bootstrap_invite_for_the_first_admin() {
     assert_eq!(
         (me["role"].as_str(), me["organisation"].as_str()),
         (Some("admin"), Some("Beheer"))
+    );
+    // Now that an admin exists, the other first-admin link opens nothing.
+    let secret = second.split_once("#invite=").unwrap().1;
+    let (status, refused) = Browser::new(&server)
+        .post(
+            "/api/auth/register/start",
+            json!({ "invite": secret, "handle": "indringer", "deviceName": "laptop" }),
+        )
+        .await;
+    assert_eq!(status, 401, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no longer valid")),
+        "{refused}"
     );
     drop(server);
 

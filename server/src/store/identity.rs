@@ -10,6 +10,8 @@ pub enum InviteState {
     Valid(Invite),
     Used,
     Expired,
+    /// A first-admin invite, now that someone has an account.
+    Superseded,
     Unknown,
 }
 
@@ -124,16 +126,27 @@ impl Store {
         Ok(id)
     }
 
+    /// Marks an invite as the first admin's: valid only while nobody has an account.
+    pub async fn mark_first_admin_invite(&self, token_hash: &str) -> Result<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE invites SET first_admin = TRUE WHERE token_hash = $1")
+            .bind(token_hash).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
     pub async fn invite(&self, token_hash: &str, now: i64) -> Result<InviteState> {
-        let row: Option<(i64, i64, String, String, i64, Option<i64>)> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT i.id, o.id, o.name, i.role, i.expires_at, i.used_at \
+        // id, organisation id and name, role, expiry, when used, superseded.
+        type Row = (i64, i64, String, String, i64, Option<i64>, bool);
+        let row: Option<Row> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT i.id, o.id, o.name, i.role, i.expires_at, i.used_at, \
+             i.first_admin AND EXISTS (SELECT 1 FROM users) \
              FROM invites i JOIN organisations o ON o.id = i.organisation_id WHERE i.token_hash = $1")
             .bind(token_hash).fetch_optional(pool).await)?;
         Ok(match row {
             None => InviteState::Unknown,
-            Some((.., Some(_))) => InviteState::Used,
-            Some((_, _, _, _, expires_at, None)) if expires_at <= now => InviteState::Expired,
-            Some((id, organisation_id, organisation, role, _, None)) => {
+            Some((.., Some(_), _)) => InviteState::Used,
+            Some((.., true)) => InviteState::Superseded,
+            Some((_, _, _, _, expires_at, None, _)) if expires_at <= now => InviteState::Expired,
+            Some((id, organisation_id, organisation, role, _, None, false)) => {
                 InviteState::Valid(Invite {
                     id,
                     organisation_id,
