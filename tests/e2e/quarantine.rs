@@ -380,7 +380,46 @@ async fn data_hidden_past_the_schema_is_quarantined(db: Db) {
     }
 }
 
+/// A large refused change is recorded by hash, size and reason, not kept
+/// whole: sending it again and again does not fill the database.
+async fn a_large_refused_change_is_not_kept_whole(db: Db) {
+    let server = TestServer::start(db).await;
+    let org = "Gemeente Ergens";
+    let ada = server
+        .user(org, OrganisationKind::Municipality, "ada", Role::FieldWorker)
+        .await;
+    let admin = server
+        .user(org, OrganisationKind::Municipality, "root", Role::Admin)
+        .await;
+    let case_id = server.create_case(&ada, "Familie Groot").await;
+    let mut tablet = Tablet::new(&ada.principal.actor_id);
+    let mut link = Link::bearer(&server.ws(""), &ada.token).await;
+    tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+    let doc = tablet.doc(case_id);
+    // Text that does not compress, past the limit on free text.
+    let mut state = 0x2545_f491_u32;
+    let text: String = (0..200_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect();
+    let household = doc.get(automerge::ROOT, "household").unwrap().unwrap().1;
+    doc.put(&household, "label", text).unwrap();
+    doc.commit();
+    let error = link.sync_until_refused(case_id, doc).await;
+    assert!(error.contains("quarantined"), "{error}");
+    link.close().await;
+    let report = quarantine_report(&server, &admin).await;
+    assert_eq!(report.len(), 1, "{report:?}");
+    let reason = report[0]["reason"].as_str().unwrap();
+    assert!(reason.contains("were not kept"), "{reason}");
+}
+
 on_both_databases!(
+    a_large_refused_change_is_not_kept_whole,
     rule_breaking_changes_are_quarantined,
     data_hidden_past_the_schema_is_quarantined,
     households_registered_offline_become_cases

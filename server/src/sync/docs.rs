@@ -998,10 +998,25 @@ fn batch(
     }
 }
 
+/// The largest refused change whose bytes are kept for inspection; of a
+/// larger one only its hash, size and reason are (a frame of refused changes
+/// would otherwise put megabytes into the database each time it is sent).
+const MAX_QUARANTINED_BYTES: usize = 64 * 1024;
+
 fn quarantined((change, reason): (Change, String)) -> QuarantinedChange {
+    let raw = change.raw_bytes();
+    let (bytes, reason) = if raw.len() <= MAX_QUARANTINED_BYTES {
+        (raw.to_vec(), reason)
+    } else {
+        let note = format!(
+            "{reason} (its {} bytes were not kept: more than {MAX_QUARANTINED_BYTES})",
+            raw.len()
+        );
+        (Vec::new(), note)
+    };
     QuarantinedChange {
         hash: change.hash().to_string(),
-        bytes: change.raw_bytes().to_vec(),
+        bytes,
         reason,
     }
 }
