@@ -155,13 +155,16 @@ pub async fn api(
     if (200..300).contains(&status) {
         Ok(body)
     } else {
+        let error = serde_json::from_value::<veldwerk_core::api::ErrorBody>(body).unwrap_or(
+            veldwerk_core::api::ErrorBody {
+                code: "error".to_owned(),
+                message: "the server refused".to_owned(),
+            },
+        );
         Err(Failure::Server {
             status,
-            code: body["code"].as_str().unwrap_or("error").to_owned(),
-            message: body["message"]
-                .as_str()
-                .unwrap_or("the server refused")
-                .to_owned(),
+            code: error.code,
+            message: error.message,
         })
     }
 }

@@ -15,14 +15,11 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
+use veldwerk_core::api::{CloseCode, DEVICE_REVOKED_PREFIX};
+
 use crate::app::{self, Link, Listed, LocalDoc};
 use crate::platform::{self, now_ms};
 
-/// Close code: the device was revoked; wipe everything.
-const CLOSE_REVOKED: u16 = 4403;
-/// Close code: the session ended; sign in again.
-const CLOSE_SIGNED_OUT: u16 = 4401;
-const REVOKED_PREFIX: &str = "device-revoked";
 const PERIOD_MS: i32 = 30_000;
 const BACKOFF_BASE_MS: f64 = 1_000.0;
 const BACKOFF_MAX_MS: f64 = 60_000.0;
@@ -266,12 +263,12 @@ fn discard_socket() -> u64 {
 
 fn closed(generation: u64, code: u16) {
     discard_socket();
-    match code {
-        CLOSE_REVOKED => wasm_bindgen_futures::spawn_local(async {
+    match CloseCode::from_code(code) {
+        Some(CloseCode::DeviceRevoked) => wasm_bindgen_futures::spawn_local(async {
             app::wipe().await;
             crate::ui::wiped();
         }),
-        CLOSE_SIGNED_OUT => set_link(Link::SignedOut),
+        Some(CloseCode::SignedOut) => set_link(Link::SignedOut),
         _ => {
             set_link(Link::Offline);
             schedule_reconnect(generation);
@@ -375,7 +372,7 @@ fn applied(document: DocumentId, data: &[u8]) {
 }
 
 fn server_error(message: String) {
-    if message.starts_with(REVOKED_PREFIX) {
+    if message.starts_with(DEVICE_REVOKED_PREFIX) {
         wasm_bindgen_futures::spawn_local(async {
             app::wipe().await;
             crate::ui::wiped();

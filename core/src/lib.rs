@@ -3,6 +3,7 @@
 //! protocol, with no I/O: no clock, no randomness, no sockets, no storage.
 //! Everything here builds for wasm32 as well as natively.
 
+pub mod api;
 pub mod case;
 mod chunks;
 pub mod client;

@@ -4,7 +4,6 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 use crate::store::StoreError;
 
@@ -32,12 +31,6 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
-}
-
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: String,
 }
 
 impl ApiError {
@@ -93,8 +86,8 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
-        let body = ErrorBody {
-            code: self.code(),
+        let body = veldwerk_core::api::ErrorBody {
+            code: self.code().to_owned(),
             message: self.to_string(),
         };
         (self.status(), Json(body)).into_response()

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use veldwerk_core::DocumentId;
+use veldwerk_core::api::{CloseCode, DEVICE_REVOKED_MESSAGE, SIGNED_OUT_MESSAGE};
 use veldwerk_core::identity::{Compartment, Standing, may_read};
 use veldwerk_core::protocol::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
 
@@ -29,12 +30,6 @@ const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 const MAX_PENDING: usize = 32;
 /// Access decisions one connection keeps before starting afresh.
 const MAX_CACHED_ACCESS: usize = 10_000;
-
-/// WebSocket close codes (RFC 6455).
-const CLOSE_POLICY: u16 = 1008;
-const CLOSE_TOO_BIG: u16 = 1009;
-const CLOSE_GOING_AWAY: u16 = 1001;
-const CLOSE_PROTOCOL: u16 = 1002;
 
 /// What the access check says about one document for this connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,20 +105,20 @@ impl Rate {
 }
 
 /// Why the server ends a connection.
-struct Close(u16, String);
+struct Close(CloseCode, String);
 
 /// Tells a revoked device to wipe its local data, and closes.
 pub async fn refuse_revoked(mut socket: WebSocket) {
     let message = Message::Error {
         sender_id: "veldwerk-server".into(),
         target_id: None,
-        message: super::DEVICE_REVOKED_MESSAGE.into(),
+        message: DEVICE_REVOKED_MESSAGE.into(),
     };
     let _ = socket
         .send(WsMessage::Binary(message.encode().into()))
         .await;
     let frame = CloseFrame {
-        code: super::CLOSE_DEVICE_REVOKED,
+        code: CloseCode::DeviceRevoked.code(),
         reason: "device revoked; wipe local data".into(),
     };
     let _ = socket.send(WsMessage::Close(Some(frame))).await;
@@ -191,7 +186,7 @@ pub async fn run(
                     None => break None,
                     Some(Err(e)) => {
                         tracing::debug!(connection = id, error = %e, "socket error");
-                        break Some(Close(CLOSE_TOO_BIG, "frame refused".into()));
+                        break Some(Close(CloseCode::TooBig, "frame refused".into()));
                     }
                     Some(Ok(frame)) => frame,
                 };
@@ -202,7 +197,7 @@ pub async fn run(
                             Metrics::inc(&metrics.frames_refused_total);
                             let reason = format!("frame of {} bytes exceeds the limit of {max_frame} bytes", bytes.len());
                             connection.error(reason.clone());
-                            break Some(Close(CLOSE_TOO_BIG, reason));
+                            break Some(Close(CloseCode::TooBig, reason));
                         }
                         if let Err(close) = Box::pin(connection.handle_frame(&bytes)).await {
                             break Some(close);
@@ -228,10 +223,10 @@ pub async fn run(
             () = too_slow.notified() => {
                 Metrics::inc(&metrics.slow_readers_closed_total);
                 tracing::info!(connection = id, queued = outgoing.queued(), "peer reads too slowly; closing");
-                break Some(Close(CLOSE_POLICY, format!("more than {queue_limit} bytes queued unread (VELDWERK_MAX_QUEUED_BYTES)")));
+                break Some(Close(CloseCode::Policy, format!("more than {queue_limit} bytes queued unread (VELDWERK_MAX_QUEUED_BYTES)")));
             }
             _ = shutdown.changed() => {
-                break Some(Close(CLOSE_GOING_AWAY, "server is shutting down".into()));
+                break Some(Close(CloseCode::GoingAway, "server is shutting down".into()));
             }
             _ = team_changes.recv() => Box::pin(connection.check_access_again()).await,
             ended = session_ends.recv(), if session.is_some() => {
@@ -251,8 +246,8 @@ pub async fn run(
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => true,
                 };
                 if ours {
-                    connection.error("signed-out: this session was signed out".into());
-                    break Some(Close(super::CLOSE_SIGNED_OUT, "signed out".into()));
+                    connection.error(SIGNED_OUT_MESSAGE.into());
+                    break Some(Close(CloseCode::SignedOut, "signed out".into()));
                 }
             }
             revoked = revocations.recv() => {
@@ -265,8 +260,8 @@ pub async fn run(
                     ),
                 };
                 if this_device {
-                    connection.error(super::DEVICE_REVOKED_MESSAGE.into());
-                    break Some(Close(super::CLOSE_DEVICE_REVOKED, "device revoked; wipe local data".into()));
+                    connection.error(DEVICE_REVOKED_MESSAGE.into());
+                    break Some(Close(CloseCode::DeviceRevoked, "device revoked; wipe local data".into()));
                 }
             }
         }
@@ -282,7 +277,7 @@ pub async fn run(
         }
         if let Some(Close(code, reason)) = close {
             let frame = CloseFrame {
-                code,
+                code: code.code(),
                 reason: reason.chars().take(120).collect::<String>().into(),
             };
             let _ = sink.send(WsMessage::Close(Some(frame))).await;
@@ -430,7 +425,7 @@ impl Connection {
         else {
             let reason = format!("expected \"join\" first, got {:?}", message.kind());
             self.refuse(reason.clone());
-            return Err(Close(CLOSE_PROTOCOL, reason));
+            return Err(Close(CloseCode::Protocol, reason));
         };
         if !supported_protocol_versions
             .iter()
@@ -440,7 +435,7 @@ impl Connection {
                 "unsupported protocol version(s) {supported_protocol_versions:?}; this server speaks {PROTOCOL_VERSION:?}"
             );
             self.refuse(reason.clone());
-            return Err(Close(CLOSE_PROTOCOL, reason));
+            return Err(Close(CloseCode::Protocol, reason));
         }
         self.peer = Some(sender_id.clone());
         self.outbox.send(Message::Peer {

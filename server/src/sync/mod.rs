@@ -15,15 +15,6 @@ use crate::auth::{Credential, accept, authenticate, secret_hash};
 use crate::error::ApiError;
 use crate::{AppState, now_ms};
 
-/// The close code that tells a revoked device to wipe its local data.
-pub const CLOSE_DEVICE_REVOKED: u16 = 4403;
-/// The close code for a connection whose browser session was signed out.
-pub const CLOSE_SIGNED_OUT: u16 = 4401;
-
-/// The `error` message that goes with it, for clients that read messages.
-pub const DEVICE_REVOKED_MESSAGE: &str =
-    "device-revoked: this device was revoked; wipe its local data";
-
 #[derive(Debug, Deserialize)]
 pub struct SyncQuery {
     ticket: Option<String>,
