@@ -386,7 +386,12 @@ async fn a_large_refused_change_is_not_kept_whole(db: Db) {
     let server = TestServer::start(db).await;
     let org = "Gemeente Ergens";
     let ada = server
-        .user(org, OrganisationKind::Municipality, "ada", Role::FieldWorker)
+        .user(
+            org,
+            OrganisationKind::Municipality,
+            "ada",
+            Role::FieldWorker,
+        )
         .await;
     let admin = server
         .user(org, OrganisationKind::Municipality, "root", Role::Admin)
