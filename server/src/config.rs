@@ -61,11 +61,6 @@ pub struct ServeArgs {
     /// The built tablet app (`cargo xtask run` builds it there), served at `/`.
     #[arg(long, env = "VELDWERK_APP_DIR", default_value = "client-wasm/dist")]
     pub app_dir: std::path::PathBuf,
-    /// The secret key of the signal index's person hashes (64+ hex digits).
-    /// If not given, made on first start next to the SQLite database, or in
-    /// `data/` with PostgreSQL; every PostgreSQL node must use the same file.
-    #[arg(long, env = "VELDWERK_SIGNAL_KEY_FILE")]
-    pub signal_key_file: Option<std::path::PathBuf>,
     /// Seconds between runs of the signal index's retention job.
     #[arg(long, env = "VELDWERK_SIGNAL_RETENTION_SECS", default_value_t = 3600)]
     pub signal_retention_secs: u64,
@@ -78,6 +73,13 @@ pub struct DatabaseArgs {
     /// `postgres://user@host/db` (for several server nodes).
     #[arg(long = "database-url", env = "VELDWERK_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub url: String,
+    /// The server's secret key file (64+ hex digits), kept outside the
+    /// database: it keys the signal index's person hashes and the audit
+    /// chain. Made on first start where it is missing; without this option it
+    /// lives next to the SQLite database, or in `data/` with PostgreSQL.
+    /// Every PostgreSQL node must use the same file.
+    #[arg(long, env = "VELDWERK_SIGNAL_KEY_FILE")]
+    pub signal_key_file: Option<std::path::PathBuf>,
 }
 
 /// Validated configuration of a running server.
@@ -100,7 +102,7 @@ pub struct Config {
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// The built tablet app's files.
     pub app_dir: std::path::PathBuf,
-    /// The signal index's key file, if given (see `signals::SignalKey::load`).
+    /// The server's key file, if given (see `signals::SignalKey::load`).
     pub signal_key_file: Option<std::path::PathBuf>,
     /// How often the signal index's retention job runs.
     pub signal_retention_interval: Duration,
@@ -248,7 +250,7 @@ impl ServeArgs {
             auth_rate_per_min: self.auth_rate_per_min.max(1),
             tls: self.tls_cert.zip(self.tls_key),
             app_dir: self.app_dir,
-            signal_key_file: self.signal_key_file,
+            signal_key_file: self.database.signal_key_file,
             signal_retention_interval: Duration::from_secs(self.signal_retention_secs),
             clock: crate::Clock::default(),
         })

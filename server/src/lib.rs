@@ -187,21 +187,46 @@ pub enum ServeError {
     Config(String),
 }
 
+/// Opens the database with the server's secret key (see
+/// [`signals::SignalKey::load`]), refusing a key other than the one the
+/// database was first used with: with it the signal index would match no one
+/// and the audit chain would break.
+pub async fn open_store(
+    database_url: &str,
+    key_file: Option<&std::path::Path>,
+) -> Result<(Store, signals::SignalKey), ServeError> {
+    let signal_key =
+        signals::SignalKey::load(database_url, key_file).map_err(ServeError::Config)?;
+    let store = Store::connect(database_url, signal_key.audit_key()).await?;
+    let check_value = signal_key.check_value().map_err(ServeError::Config)?;
+    if !store.check_signal_key(&check_value, now_ms()).await? {
+        store.close().await;
+        return Err(ServeError::Config(
+            "this server's key is not the one the database was first used with, so no signal \
+             would match and the audit chain would break; give every node the same \
+             VELDWERK_SIGNAL_KEY_FILE"
+                .into(),
+        ));
+    }
+    Ok((store, signal_key))
+}
+
 /// Opens the store and serves on `listener` until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store = Store::connect(&config.database_url).await?;
-    let signal_key = signals::SignalKey::load(&config).map_err(ServeError::Config)?;
-    let check_value = signal_key.check_value().map_err(ServeError::Config)?;
-    if !store.check_signal_key(&check_value, now_ms()).await? {
-        return Err(ServeError::Config(
-            "this server's signal key is not the one the signal index was made with, so no \
-             registration would match; give every node the same VELDWERK_SIGNAL_KEY_FILE"
-                .into(),
-        ));
+    let (store, signal_key) =
+        open_store(&config.database_url, config.signal_key_file.as_deref()).await?;
+    match store.audit_start().await? {
+        store::HashCheck::Unkeyed => tracing::warn!(
+            "the audit log was begun before its chain was keyed; the first keyed entry vouches for the entries before it"
+        ),
+        store::HashCheck::Wrong => tracing::error!(
+            "the audit log's first entry does not match its hash; run `veldwerk admin audit verify`"
+        ),
+        store::HashCheck::Keyed => {}
     }
     let (stop, stopped) = watch::channel(false);
     let state = AppState::new(store.clone(), config, signal_key, stopped)?;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use veldwerk_core::identity::{OrganisationKind, Role};
 use veldwerk_server::config::DatabaseArgs;
-use veldwerk_server::store::Store;
+use veldwerk_server::store::{AuditVerdict, Store};
 use veldwerk_server::{ServeArgs, admin};
 
 #[derive(Parser)]
@@ -119,9 +119,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Admin { database, command } => {
             // Admin commands print their results; keep logs out of the way.
             init_logging("warn");
-            let store = Store::connect(&database.url)
-                .await
-                .context("opening the database")?;
+            let (store, _) =
+                veldwerk_server::open_store(&database.url, database.signal_key_file.as_deref())
+                    .await
+                    .context("opening the database")?;
             let result = run_admin(&store, command).await;
             store.close().await;
             result
@@ -136,9 +137,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging("info,automerge=warn");
     let config = args.validate()?;
     {
-        let store = Store::connect(&config.database_url)
-            .await
-            .context("opening the database")?;
+        let (store, _) =
+            veldwerk_server::open_store(&config.database_url, config.signal_key_file.as_deref())
+                .await
+                .context("opening the database")?;
         if let Some(url) = admin::bootstrap_invite(&store, &config.origin)
             .await
             .context("bootstrapping")?
@@ -212,11 +214,28 @@ async fn run_admin(store: &Store, command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Audit {
             command: AuditCommand::Verify,
-        } => match admin::verify_audit(store).await? {
-            admin::AuditVerdict::Intact { entries } => {
-                println!("audit log intact: {entries} entries")
+        } => match store.verify_audit().await? {
+            AuditVerdict::Intact {
+                entries,
+                unkeyed,
+                last_hash,
+            } => {
+                println!("audit log intact: {entries} entries, the last hashed {last_hash}");
+                if unkeyed > 0 {
+                    println!(
+                        "entries 1 to {unkeyed} were written before the chain was keyed; \
+                         the keyed entry after them vouches for them"
+                    );
+                }
             }
-            admin::AuditVerdict::Broken { seq, reason } => {
+            AuditVerdict::Unkeyed { entries } => {
+                println!(
+                    "audit log of {entries} entries, none of them keyed: nothing shows it was \
+                     not rewritten. A server of this version keys every entry it writes."
+                );
+                anyhow::bail!("the audit log cannot be verified");
+            }
+            AuditVerdict::Broken { seq, reason } => {
                 println!("audit log broken at entry {seq}: {reason}");
                 anyhow::bail!("the audit log does not verify");
             }

@@ -25,13 +25,13 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use veldwerk_core::signal::Subject;
 
+use crate::AppState;
 use crate::api::ApiJson;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::store::{
-    AuditEntry, NewSignal, Principal, SignalContact, SignalMatch, SignalRecord, Store,
+    AuditEntry, AuditKey, NewSignal, Principal, SignalContact, SignalMatch, SignalRecord, Store,
 };
-use crate::{AppState, Config};
 
 /// Years a registration produces matches.
 pub const ACTIVE_YEARS: i64 = 2;
@@ -60,39 +60,48 @@ impl std::fmt::Debug for SignalKey {
 const KEY_BYTES: usize = 32;
 
 impl SignalKey {
-    /// The key from `--signal-key-file`. Without it the server keeps its own
-    /// in `signal.key`, made (mode 0600) on first start: with SQLite next to
-    /// the database, with PostgreSQL in `data/` under the working directory.
-    /// Several PostgreSQL nodes must share one file; [`Self::check_value`]
-    /// stops a node with another key from starting.
-    pub fn load(config: &Config) -> Result<SignalKey, String> {
-        if let Some(path) = &config.signal_key_file {
-            return Self::read(path);
-        }
-        let path = if config.database_url.starts_with("sqlite:") {
-            let options = sqlx::sqlite::SqliteConnectOptions::from_str(&config.database_url)
-                .map_err(|e| format!("invalid SQLite URL: {e}"))?;
-            let database = options.get_filename();
-            if database.as_os_str().is_empty() || database.to_string_lossy().contains(":memory:") {
-                // The data dies with the process; so may the key.
-                tracing::warn!("in-memory database: the signal index uses a key for this run only");
-                return Ok(SignalKey(random_key().to_vec()));
+    /// The server's secret key, from `key_file` (`--signal-key-file`) or,
+    /// without it, from `signal.key` next to the SQLite database, or in
+    /// `data/` under the working directory with PostgreSQL. Where the file
+    /// does not exist yet it is made (mode 0600). Several PostgreSQL nodes
+    /// must share one file; [`Self::check_value`] stops a node with another
+    /// key from starting.
+    pub fn load(database_url: &str, key_file: Option<&Path>) -> Result<SignalKey, String> {
+        let path = match key_file {
+            Some(path) => path.to_owned(),
+            None if database_url.starts_with("sqlite:") => {
+                let options = sqlx::sqlite::SqliteConnectOptions::from_str(database_url)
+                    .map_err(|e| format!("invalid SQLite URL: {e}"))?;
+                let database = options.get_filename();
+                if database.as_os_str().is_empty()
+                    || database.to_string_lossy().contains(":memory:")
+                {
+                    // The data dies with the process; so may the key.
+                    tracing::warn!("in-memory database: the server uses a key for this run only");
+                    return Ok(SignalKey(random_key().to_vec()));
+                }
+                database.with_file_name("signal.key")
             }
-            database.with_file_name("signal.key")
-        } else {
-            PathBuf::from("data/signal.key")
+            None => PathBuf::from("data/signal.key"),
         };
         match Self::create(&path) {
             Ok(()) => {
-                tracing::info!(path = %path.display(), "made a new signal index key; keep it with the database's backups");
+                tracing::info!(path = %path.display(), "made a new server key; keep it with the database's backups, apart from them");
                 Self::read(&path)
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::read(&path),
             Err(e) => Err(format!(
-                "cannot make the signal key {}: {e}",
+                "cannot make the server key {}: {e}; make its folder writable, or give \
+                 --signal-key-file (VELDWERK_SIGNAL_KEY_FILE) a file of 64 hex digits, \
+                 e.g. from `openssl rand -hex 32`",
                 path.display()
             )),
         }
+    }
+
+    /// The key of the audit chain's hashes, derived from this one.
+    pub fn audit_key(&self) -> AuditKey {
+        AuditKey::derive(&self.0)
     }
 
     /// What the database keeps to recognise the key: its HMAC of a fixed

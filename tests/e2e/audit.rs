@@ -6,7 +6,8 @@
 use serde_json::json;
 use veldwerk_core::case::{self, NewVisit, Theme, VisitKind, VisitStatus};
 use veldwerk_core::identity::{OrganisationKind, Role};
-use veldwerk_server::admin::{self, AuditVerdict};
+use veldwerk_server::admin;
+use veldwerk_server::store::{AuditRecord, AuditVerdict};
 
 use crate::on_both_databases;
 use crate::support::browser::{Browser, sql};
@@ -92,11 +93,34 @@ async fn the_audit_chain_records_and_verifies(db: Db) {
     assert!(read["caseId"].is_i64());
     assert_eq!(browser.get("/api/audit").await.0, 403);
 
-    let entries = match admin::verify_audit(&server.store).await.unwrap() {
-        AuditVerdict::Intact { entries } => entries,
-        broken => panic!("{broken:?}"),
+    let entries = match server.store.verify_audit().await.unwrap() {
+        AuditVerdict::Intact {
+            entries,
+            unkeyed: 0,
+            ..
+        } => entries,
+        other => panic!("{other:?}"),
     };
     assert_eq!(entries, log.len() as i64);
+
+    // Someone with access to the database, but not to the server's key,
+    // rewrites an entry and recomputes every hash after it: still caught.
+    let records = server.store.audit_records(0, 10_000).await.unwrap();
+    forge(&server, records.clone(), 2).await;
+    assert!(matches!(
+        server.store.verify_audit().await.unwrap(),
+        AuditVerdict::Broken { seq: 3, .. }
+    ));
+    // Recomputed from the first entry on, nothing in the log is keyed any
+    // more, which this server never writes: the log cannot be vouched for.
+    forge(&server, records, 0).await;
+    assert_eq!(
+        server.store.verify_audit().await.unwrap(),
+        AuditVerdict::Unkeyed { entries }
+    );
+    let output = veldwerk_admin(&server, &["audit", "verify"]).await;
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains("none of them keyed"));
 
     // Editing one entry breaks the chain exactly there.
     sql(
@@ -105,28 +129,64 @@ async fn the_audit_chain_records_and_verifies(db: Db) {
     )
     .await;
     assert!(matches!(
-        admin::verify_audit(&server.store).await.unwrap(),
+        server.store.verify_audit().await.unwrap(),
         AuditVerdict::Broken { seq: 3, .. }
     ));
     // And so does removing one, even with the rest left intact.
     sql(&server.db.url, "DELETE FROM audit_log WHERE seq = 3").await;
     assert!(matches!(
-        admin::verify_audit(&server.store).await.unwrap(),
+        server.store.verify_audit().await.unwrap(),
         AuditVerdict::Broken { seq: 3, .. }
     ));
 
     // The command says so and fails.
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_veldwerk"))
-        .args(["admin", "audit", "verify"])
-        .env("VELDWERK_DATABASE_URL", &server.db.url)
-        .output()
-        .await
-        .unwrap();
+    let output = veldwerk_admin(&server, &["audit", "verify"]).await;
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains("broken at entry 3"));
 }
 
 on_both_databases!(the_audit_chain_records_and_verifies);
+
+/// Rewrites entry `from` of the log, and every plain hash from there on, as
+/// someone who can edit the database (but does not have the key) would.
+async fn forge(server: &TestServer, mut records: Vec<AuditRecord>, from: usize) {
+    records[from].detail = "nothing happened".into();
+    for i in from..records.len() {
+        records[i].prev_hash = if i == 0 {
+            String::new()
+        } else {
+            records[i - 1].hash.clone()
+        };
+        records[i].hash = records[i].plain_hash();
+        let r = &records[i];
+        let statement = format!(
+            "UPDATE audit_log SET detail = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {}",
+            r.detail, r.prev_hash, r.hash, r.seq
+        );
+        sql(&server.db.url, &statement).await;
+    }
+    let last = &records.last().unwrap().hash;
+    sql(
+        &server.db.url,
+        &format!("UPDATE audit_head SET last_hash = '{last}' WHERE id = 1"),
+    )
+    .await;
+}
+
+/// Runs `veldwerk admin …` on the test server's database and key.
+async fn veldwerk_admin(server: &TestServer, args: &[&str]) -> std::process::Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_veldwerk"));
+    if let Some(key) = crate::support::server::signal_key_file(&server.db.url) {
+        command.env("VELDWERK_SIGNAL_KEY_FILE", key);
+    }
+    command
+        .arg("admin")
+        .args(args)
+        .env("VELDWERK_DATABASE_URL", &server.db.url)
+        .output()
+        .await
+        .unwrap()
+}
 
 #[tokio::test]
 async fn every_response_carries_the_defences() {

@@ -10,7 +10,6 @@ use automerge::{ChangeHash, ReadDoc};
 use veldwerk_core::DocumentId;
 use veldwerk_core::case::{self, NewVisit, Theme, VisitKind, VisitStatus};
 use veldwerk_core::identity::{OrganisationKind, Role};
-use veldwerk_server::store::Store;
 
 use crate::on_both_databases;
 use crate::support::{Db, Link, Tablet, TestServer, TestUser};
@@ -174,7 +173,7 @@ async fn acknowledged_changes_survive_sigkill(db: Db) {
     );
 
     // The projection was committed with the changes: the caseload shows the case visited.
-    let store = Store::connect(&db.url).await.expect("store");
+    let store = crate::support::server::open_store(&db.url).await;
     let caseload = store
         .caseload(users[0].principal.organisation_id)
         .await

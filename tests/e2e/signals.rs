@@ -431,6 +431,33 @@ async fn a_server_with_another_signal_key_refuses_to_start() {
     .await
     .unwrap_err()
     .to_string();
-    assert!(refused.contains("signal key"), "{refused}");
+    assert!(refused.contains("key is not the one"), "{refused}");
     assert!(!refused.contains(&"ab".repeat(32)), "the key is not shown");
+}
+
+/// A key file named by `--signal-key-file` that does not exist yet is made,
+/// private, and used from then on: an operator need not make it by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_file_at_a_new_path_is_made() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let db = Db::sqlite();
+    let database = std::path::PathBuf::from(db.url.trim_start_matches("sqlite://"));
+    let key = database.with_file_name("keys").join("veldwerk.key");
+    let (store, _) = veldwerk_server::open_store(&db.url, Some(&key))
+        .await
+        .unwrap();
+    store.close().await;
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "the key is the owner's only");
+    let made = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(made.trim().len(), 64);
+    assert!(!database.with_file_name("signal.key").exists());
+
+    // The same file is used again, and the database accepts it.
+    let (store, _) = veldwerk_server::open_store(&db.url, Some(&key))
+        .await
+        .unwrap();
+    store.close().await;
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), made);
 }

@@ -166,7 +166,7 @@ impl Store {
                 }
                 other => other?,
             };
-            append_audit!(tx, [audit], now);
+            append_audit!(tx, &self.audit_key, [audit], now);
             tx.commit().await?;
             Ok(id)
         })
@@ -236,7 +236,7 @@ impl Store {
                 sqlx::query("DELETE FROM case_team WHERE case_id = $1 AND organisation_id = $2")
                     .bind(case_id).bind(from_org).execute(&mut *tx).await?;
             }
-            append_audit!(tx, audit, now);
+            append_audit!(tx, &self.audit_key, audit, now);
             tx.commit().await?;
             Ok(())
         })
@@ -272,7 +272,7 @@ impl Store {
             }
             sqlx::query("INSERT INTO case_team (case_id, organisation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(case_id).bind(municipality_id).execute(&mut *tx).await?;
-            append_audit!(tx, [audit], now);
+            append_audit!(tx, &self.audit_key, [audit], now);
             tx.commit().await?;
             Ok(())
         })
@@ -324,7 +324,7 @@ impl Store {
                 }
                 other => other?,
             };
-            append_audit!(tx, audit, now);
+            append_audit!(tx, &self.audit_key, audit, now);
             tx.commit().await?;
             Ok(id)
         })
@@ -362,7 +362,7 @@ impl Store {
             if removed.rows_affected() != 1 {
                 return Err(StoreError::NotFound("link"));
             }
-            append_audit!(tx, audit, now);
+            append_audit!(tx, &self.audit_key, audit, now);
             tx.commit().await?;
             Ok(())
         })

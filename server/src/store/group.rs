@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::BeginWrite;
 use super::audit::{self, append_audit};
-use super::{AuditEntry, ChangeBatch, Result, StoreError};
+use super::{AuditEntry, AuditKey, ChangeBatch, Result, StoreError};
 
 /// Writes waiting for the next group, at most.
 const QUEUE: usize = 4096;
@@ -41,9 +41,9 @@ pub(super) struct GroupCommit {
 
 impl GroupCommit {
     /// Starts the writer task; it ends when every `GroupCommit` is dropped.
-    pub(super) fn start(pool: SqlitePool) -> Self {
+    pub(super) fn start(pool: SqlitePool, audit_key: AuditKey) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(pool, queue));
+        tokio::spawn(run(pool, audit_key, queue));
         Self { jobs }
     }
 
@@ -69,7 +69,7 @@ impl GroupCommit {
     }
 }
 
-async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
+async fn run(pool: SqlitePool, key: AuditKey, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -78,16 +78,16 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_group(&pool, jobs).await;
+        commit_group(&pool, &key, jobs).await;
     }
 }
 
-async fn commit_group(pool: &SqlitePool, jobs: Vec<Job>) {
+async fn commit_group(pool: &SqlitePool, key: &AuditKey, jobs: Vec<Job>) {
     // Most groups write cleanly: try the whole group in one go first, and
     // only when a write fails, again with each write in its own savepoint.
-    let outcomes = match attempt(pool, &jobs, false).await {
+    let outcomes = match attempt(pool, key, &jobs, false).await {
         Ok(outcomes) if outcomes.iter().all(Result::is_ok) => Ok(outcomes),
-        _ => attempt(pool, &jobs, true).await,
+        _ => attempt(pool, key, &jobs, true).await,
     };
     match outcomes {
         Ok(outcomes) => {
@@ -109,6 +109,7 @@ async fn commit_group(pool: &SqlitePool, jobs: Vec<Job>) {
 /// write rolls everything back (its outcome is the only error returned).
 async fn attempt(
     pool: &SqlitePool,
+    key: &AuditKey,
     jobs: &[Job],
     savepoints: bool,
 ) -> Result<Vec<Result<Option<i64>>>> {
@@ -116,7 +117,7 @@ async fn attempt(
     let mut tx = pool.begin_write().await?;
     for job in jobs {
         if !savepoints {
-            match write(&mut tx, &job.write, job.now).await {
+            match write(&mut tx, key, &job.write, job.now).await {
                 Ok(seq) => outcomes.push(Ok(seq)),
                 Err(e) => {
                     tx.rollback().await?;
@@ -126,7 +127,7 @@ async fn attempt(
             continue;
         }
         let mut savepoint = tx.begin().await?;
-        match write(&mut savepoint, &job.write, job.now).await {
+        match write(&mut savepoint, key, &job.write, job.now).await {
             Ok(seq) => {
                 savepoint.commit().await?;
                 outcomes.push(Ok(seq));
@@ -141,12 +142,17 @@ async fn attempt(
     Ok(outcomes)
 }
 
-async fn write(conn: &mut SqliteConnection, write: &Write, now: i64) -> Result<Option<i64>> {
+async fn write(
+    conn: &mut SqliteConnection,
+    key: &AuditKey,
+    write: &Write,
+    now: i64,
+) -> Result<Option<i64>> {
     let tx = conn;
     match write {
-        Write::Batch(batch) => Ok(write_batch!(tx, batch, now)),
+        Write::Batch(batch) => Ok(write_batch!(tx, key, batch, now)),
         Write::Audit(entries) => {
-            append_audit!(tx, entries, now);
+            append_audit!(tx, key, entries, now);
             Ok(None)
         }
     }

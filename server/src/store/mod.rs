@@ -33,6 +33,8 @@ pub struct Store {
     backend: Backend,
     /// SQLite's one writer of change batches and audit entries (see `group.rs`).
     group: Option<group::GroupCommit>,
+    /// What the audit chain's hashes are keyed with.
+    audit_key: AuditKey,
 }
 
 /// Opens a write transaction. On SQLite it takes the write lock at once
@@ -99,7 +101,7 @@ macro_rules! with_pool {
 
 /// Writes a batch inside an open transaction `$tx`.
 macro_rules! write_batch {
-    ($tx:ident, $batch:expr, $now:expr) => {{
+    ($tx:ident, $key:expr, $batch:expr, $now:expr) => {{
         let batch: &ChangeBatch = $batch;
         let now: i64 = $now;
         for actor in &batch.bind_actors {
@@ -124,7 +126,7 @@ macro_rules! write_batch {
                 .bind(&batch.document_id).bind(&q.hash).bind(&q.bytes).bind(batch.device_id)
                 .bind(&q.reason).bind(now).execute(&mut *$tx).await?;
         }
-        audit::append_audit!($tx, &batch.audit, now);
+        audit::append_audit!($tx, $key, &batch.audit, now);
         if let Some(projection) = &batch.projection {
             sqlx::query(
                 "UPDATE cases SET label = $1, address_status = $2, last_visit_at = $3, updated_at = $4 \
@@ -215,6 +217,7 @@ const CHANGE_TOPIC: &str = "change";
 pub struct DocumentWrite {
     document_id: String,
     inner: WriteInner,
+    audit_key: AuditKey,
 }
 
 enum WriteInner {
@@ -276,12 +279,12 @@ impl DocumentWrite {
             } => group.batch(batch.clone(), now).await,
             WriteInner::Sqlite { pool, group: None } => {
                 let mut tx = pool.begin_write().await?;
-                let last_seq = write_batch!(tx, batch, now);
+                let last_seq = write_batch!(tx, &self.audit_key, batch, now);
                 tx.commit().await?;
                 Ok(last_seq)
             }
             WriteInner::Postgres { mut tx, .. } => {
-                let last_seq = write_batch!(tx, batch, now);
+                let last_seq = write_batch!(tx, &self.audit_key, batch, now);
                 if last_seq.is_some() {
                     // Delivered to listeners when (and only if) this commits.
                     sqlx::query("SELECT pg_notify($1, $2)")
@@ -632,13 +635,13 @@ mod signals;
 pub use oversight::{MonitorVisit, RadarCase};
 pub use signals::{NewSignal, Registration, SignalContact, SignalMatch, SignalRecord};
 
-pub use audit::{AuditEntry, AuditRecord};
+pub use audit::{AuditEntry, AuditKey, AuditRecord, AuditVerdict, HashCheck};
 pub use identity::{Challenge, DeviceInfo, Enrollment, Invite, InviteState, StoredPasskey};
 
 impl Store {
     /// Opens the database named by `url` (`sqlite:…` or `postgres:…`) and
-    /// brings its schema up to date.
-    pub async fn connect(url: &str) -> Result<Self> {
+    /// brings its schema up to date. The audit chain is hashed under `audit_key`.
+    pub async fn connect(url: &str, audit_key: AuditKey) -> Result<Self> {
         let backend = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
@@ -677,10 +680,16 @@ impl Store {
             ));
         };
         let group = match &backend {
-            Backend::Sqlite(pool) => Some(group::GroupCommit::start(pool.clone())),
+            Backend::Sqlite(pool) => {
+                Some(group::GroupCommit::start(pool.clone(), audit_key.clone()))
+            }
             Backend::Postgres(_) => None,
         };
-        Ok(Self { backend, group })
+        Ok(Self {
+            backend,
+            group,
+            audit_key,
+        })
     }
 
     /// Which backend this is, for logs and metrics.
@@ -920,7 +929,7 @@ impl Store {
                 sqlx::query("DELETE FROM case_team WHERE case_id = $1 AND organisation_id = $2")
                     .bind(case_id).bind(organisation_id).execute(&mut *tx).await?;
             }
-            audit::append_audit!(tx, [audit], now);
+            audit::append_audit!(tx, &self.audit_key, [audit], now);
             tx.commit().await?;
             Ok(())
         })
@@ -961,7 +970,7 @@ impl Store {
             for entry in &mut batch.audit {
                 entry.case_id.get_or_insert(case_id);
             }
-            let last_seq = write_batch!(tx, &batch, now);
+            let last_seq = write_batch!(tx, &self.audit_key, &batch, now);
             tx.commit().await?;
             Ok((case_id, last_seq.unwrap_or(0)))
         })
@@ -974,7 +983,7 @@ impl Store {
     pub async fn commit_batch(&self, batch: &ChangeBatch, now: i64) -> Result<()> {
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            write_batch!(tx, batch, now);
+            write_batch!(tx, &self.audit_key, batch, now);
             tx.commit().await?;
             Ok(())
         })
@@ -1049,6 +1058,7 @@ impl Store {
         Ok(DocumentWrite {
             document_id: document_id.to_owned(),
             inner,
+            audit_key: self.audit_key.clone(),
         })
     }
 

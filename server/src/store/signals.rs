@@ -147,7 +147,7 @@ impl Store {
                 ),
                 ..by.clone()
             });
-            append_audit!(tx, &audit, now);
+            append_audit!(tx, &self.audit_key, &audit, now);
             tx.commit().await?;
             Ok(Registration { signal_id, refreshed: existing.is_some(), new_matches })
         })
@@ -206,7 +206,7 @@ impl Store {
             let signals = sqlx::query("DELETE FROM signals WHERE visible_until <= $1")
                 .bind(now).execute(&mut *tx).await?.rows_affected();
             if signals > 0 || matches > 0 {
-                append_audit!(tx, [audit(signals, matches)].iter(), now);
+                append_audit!(tx, &self.audit_key, [audit(signals, matches)].iter(), now);
             }
             tx.commit().await?;
             Ok(signals)

@@ -92,6 +92,7 @@ pub fn config(url: &str) -> Config {
         listen: "127.0.0.1:0".parse().expect("address"),
         database: DatabaseArgs {
             url: url.to_owned(),
+            signal_key_file: signal_key_file(url),
         },
         origin: None,
         max_frame_bytes: 8 * 1024 * 1024,
@@ -107,7 +108,6 @@ pub fn config(url: &str) -> Config {
         tls_cert: None,
         tls_key: None,
         app_dir: "client-wasm/dist".into(),
-        signal_key_file: signal_key_file(url),
         signal_retention_secs: 3600,
     }
     .validate()
@@ -134,6 +134,15 @@ pub fn signal_key_file(url: &str) -> Option<std::path::PathBuf> {
     Some(path.clone())
 }
 
+/// The database at `url` with the key the test server uses (it is made, with
+/// SQLite, next to the database on first use).
+pub async fn open_store(url: &str) -> Store {
+    veldwerk_server::open_store(url, signal_key_file(url).as_deref())
+        .await
+        .expect("opening the test database")
+        .0
+}
+
 impl TestServer {
     pub async fn start(db: Db) -> Self {
         Self::start_with(db, |_| {}).await
@@ -141,9 +150,7 @@ impl TestServer {
 
     pub async fn start_with(db: Db, configure: impl FnOnce(&mut Config)) -> Self {
         // Migrate first, so the server and the harness never race to do it.
-        let store = Store::connect(&db.url)
-            .await
-            .expect("opening the test database");
+        let store = open_store(&db.url).await;
         let mut config = config(&db.url);
         configure(&mut config);
         let tls = config.tls.is_some();
