@@ -16,7 +16,7 @@ mod people;
 mod radar;
 mod shell;
 mod signals;
-pub mod store;
+pub use veldwerk_store as store;
 mod sync;
 mod tls;
 

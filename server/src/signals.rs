@@ -16,7 +16,6 @@
 //!   (five); then [`retain`] deletes it.
 
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use axum::extract::State;
 use axum::{Json, Router, routing::get};
@@ -30,7 +29,8 @@ use crate::api::ApiJson;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::store::{
-    AuditEntry, AuditKey, NewSignal, Principal, SignalContact, SignalMatch, SignalRecord, Store,
+    AuditEntry, AuditKey, Location, NewSignal, Principal, SignalContact, SignalMatch, SignalRecord,
+    Store,
 };
 
 /// Years a registration produces matches.
@@ -69,20 +69,15 @@ impl SignalKey {
     pub fn load(database_url: &str, key_file: Option<&Path>) -> Result<SignalKey, String> {
         let path = match key_file {
             Some(path) => path.to_owned(),
-            None if database_url.starts_with("sqlite:") => {
-                let options = sqlx::sqlite::SqliteConnectOptions::from_str(database_url)
-                    .map_err(|e| format!("invalid SQLite URL: {e}"))?;
-                let database = options.get_filename();
-                if database.as_os_str().is_empty()
-                    || database.to_string_lossy().contains(":memory:")
-                {
+            None => match Location::of(database_url).map_err(|e| e.to_string())? {
+                Location::File(database) => database.with_file_name("signal.key"),
+                Location::Memory => {
                     // The data dies with the process; so may the key.
                     tracing::warn!("in-memory database: the server uses a key for this run only");
                     return Ok(SignalKey(random_key().to_vec()));
                 }
-                database.with_file_name("signal.key")
-            }
-            None => PathBuf::from("data/signal.key"),
+                Location::Server => PathBuf::from("data/signal.key"),
+            },
         };
         match Self::create(&path) {
             Ok(()) => {

@@ -202,7 +202,7 @@ impl AuditEntry {
 macro_rules! append_audit {
     ($tx:ident, $key:expr, $entries:expr, $now:expr) => {{
         for entry in $entries {
-            let entry: &$crate::store::AuditEntry = entry;
+            let entry: &$crate::AuditEntry = entry;
             let (seq, prev_hash): (i64, String) = sqlx::query_as(
                 "UPDATE audit_head SET last_seq = last_seq + 1 WHERE id = 1 RETURNING last_seq, last_hash")
                 .fetch_one(&mut *$tx).await?;

@@ -13,7 +13,8 @@ use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::BeginWrite;
-use super::audit::{self, append_audit};
+use super::audit::append_audit;
+use super::documents::write_batch;
 use super::{AuditEntry, AuditKey, ChangeBatch, Result, StoreError};
 
 /// Writes waiting for the next group, at most.

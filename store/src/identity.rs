@@ -1,8 +1,114 @@
 //! Storage of passkeys, invites, ceremonies, sessions and devices.
 
 use super::BeginWrite;
-use super::{Authn, Backend, PrincipalRow, Result, Store, StoreError, authn, principal};
-use veldwerk_core::identity::Role;
+use super::{Backend, Result, Store, StoreError};
+use veldwerk_core::identity::{OrganisationKind, Role};
+
+/// Inserts a device and binds its actor id to it, inside an open transaction.
+macro_rules! insert_device {
+    ($tx:ident, $user_id:expr, $name:expr, $actor_id:expr, $now:expr) => {{
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO devices (user_id, name, actor_id, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind($user_id).bind($name).bind($actor_id).bind($now)
+            .fetch_one(&mut *$tx).await?;
+        sqlx::query("INSERT INTO actors (actor_id, device_id, bound_at) VALUES ($1, $2, $3)")
+            .bind($actor_id).bind(id).bind($now).execute(&mut *$tx).await?;
+        id
+    }};
+}
+
+/// The person and device behind an authenticated request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: i64,
+    pub handle: String,
+    pub organisation_id: i64,
+    pub organisation: String,
+    pub organisation_kind: OrganisationKind,
+    pub role: Role,
+    pub device_id: i64,
+    pub device_name: String,
+    /// The automerge actor id (hex) this device writes with in our own app.
+    pub actor_id: String,
+}
+
+/// What a presented credential (token, session, ticket) turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authn {
+    Valid(Principal),
+    /// The credential belongs to a device that was revoked: it must wipe its data.
+    DeviceRevoked {
+        device_id: i64,
+    },
+    /// A session past its idle timeout or absolute lifetime, or a used-up ticket.
+    Expired,
+    AlreadyUsed,
+    Unknown,
+}
+
+type PrincipalRow = (
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<i64>,
+);
+
+/// `SELECT` of a principal's columns, followed by the rest of the query.
+macro_rules! select_principal {
+    ($rest:literal) => {
+        concat!(
+            "SELECT u.id, u.handle, o.id, o.name, o.kind, u.role, d.id, d.name, d.actor_id, d.revoked_at \
+             FROM devices d JOIN users u ON u.id = d.user_id \
+             JOIN organisations o ON o.id = u.organisation_id ",
+            $rest
+        )
+    };
+}
+
+/// A principal row as an authentication outcome: valid, or its device revoked.
+fn authn(row: Option<PrincipalRow>) -> Result<Authn> {
+    match row {
+        None => Ok(Authn::Unknown),
+        Some(row) if row.9.is_some() => Ok(Authn::DeviceRevoked { device_id: row.6 }),
+        Some(row) => principal(row).map(Authn::Valid),
+    }
+}
+
+fn principal(row: PrincipalRow) -> Result<Principal> {
+    let (
+        user_id,
+        handle,
+        organisation_id,
+        organisation,
+        kind,
+        role,
+        device_id,
+        device_name,
+        actor_id,
+        _revoked_at,
+    ) = row;
+    Ok(Principal {
+        user_id,
+        handle,
+        organisation_id,
+        organisation,
+        organisation_kind: kind
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+        role: role
+            .parse()
+            .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+        device_id,
+        device_name,
+        actor_id,
+    })
+}
 
 /// What a presented invite turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -401,5 +507,143 @@ impl Store {
             tx.commit().await?;
             Ok(n == 1)
         })
+    }
+}
+
+impl Store {
+    pub async fn add_organisation(
+        &self,
+        name: &str,
+        kind: OrganisationKind,
+        now: i64,
+    ) -> Result<i64> {
+        let id: (i64,) = with_pool!(self, pool => sqlx::query_as(
+            "INSERT INTO organisations (name, kind, created_at) VALUES ($1, $2, $3) RETURNING id")
+            .bind(name).bind(kind.as_str()).bind(now)
+            .fetch_one(pool).await)?;
+        Ok(id.0)
+    }
+
+    pub async fn add_user(
+        &self,
+        organisation: &str,
+        handle: &str,
+        role: Role,
+        now: i64,
+    ) -> Result<i64> {
+        let org: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT id FROM organisations WHERE name = $1").bind(organisation).fetch_optional(pool).await)?;
+        let (org_id,) = org.ok_or(StoreError::NotFound("organisation"))?;
+        let id: (i64,) = with_pool!(self, pool => sqlx::query_as(
+            "INSERT INTO users (handle, organisation_id, role, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(handle).bind(org_id).bind(role.as_str()).bind(now)
+            .fetch_one(pool).await)?;
+        Ok(id.0)
+    }
+
+    /// Stores the hash of a new API token for a user's named device, creating
+    /// the device (with `actor_id`, bound to it) the first time it is named.
+    pub async fn add_api_token(
+        &self,
+        handle: &str,
+        device_name: &str,
+        new_actor_id: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Principal> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let user: Option<(i64,)> = sqlx::query_as("SELECT id FROM users WHERE handle = $1")
+                .bind(handle).fetch_optional(&mut *tx).await?;
+            let (user_id,) = user.ok_or(StoreError::NotFound("user"))?;
+            let existing: Option<(i64, Option<i64>)> = sqlx::query_as(
+                "SELECT id, revoked_at FROM devices WHERE user_id = $1 AND name = $2")
+                .bind(user_id).bind(device_name).fetch_optional(&mut *tx).await?;
+            let device_id = match existing {
+                Some((_, Some(_))) => return Err(StoreError::Conflict("device is revoked".into())),
+                Some((id, None)) => id,
+                None => insert_device!(tx, user_id, device_name, new_actor_id, now),
+            };
+            sqlx::query("INSERT INTO api_tokens (device_id, token_hash, created_at) VALUES ($1, $2, $3)")
+                .bind(device_id).bind(token_hash).bind(now).execute(&mut *tx).await?;
+            let row: PrincipalRow = sqlx::query_as(select_principal!("WHERE d.id = $1"))
+                .bind(device_id).fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            principal(row)
+        })
+    }
+
+    /// Who holds an API token (not revoked itself), and whether their device is live.
+    pub async fn principal_by_token(&self, token_hash: &str, now: i64) -> Result<Authn> {
+        let row: Option<PrincipalRow> = with_pool!(self, pool => sqlx::query_as(select_principal!(
+            "JOIN api_tokens t ON t.device_id = d.id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL"))
+            .bind(token_hash).fetch_optional(pool).await)?;
+        let outcome = authn(row)?;
+        if let Authn::Valid(principal) = &outcome {
+            self.touch_device(principal.device_id, now).await?;
+        }
+        Ok(outcome)
+    }
+
+    pub(crate) async fn touch_device(&self, device_id: i64, now: i64) -> Result<()> {
+        with_pool!(self, pool => sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
+            .bind(now).bind(device_id).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn add_sync_ticket(
+        &self,
+        device_id: i64,
+        ticket_hash: &str,
+        expires_at: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO sync_tickets (ticket_hash, device_id, expires_at) VALUES ($1, $2, $3)")
+            .bind(ticket_hash).bind(device_id).bind(expires_at).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Uses a ticket up: succeeds once, within its lifetime, for a live device.
+    pub async fn redeem_sync_ticket(&self, ticket_hash: &str, now: i64) -> Result<Authn> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            let ticket: Option<(i64, i64, Option<i64>)> = sqlx::query_as(
+                "SELECT device_id, expires_at, used_at FROM sync_tickets WHERE ticket_hash = $1")
+                .bind(ticket_hash).fetch_optional(&mut *tx).await?;
+            let outcome = match ticket {
+                None => Authn::Unknown,
+                Some((_, _, Some(_))) => Authn::AlreadyUsed,
+                Some((_, expires_at, None)) if expires_at <= now => Authn::Expired,
+                Some((device_id, _, None)) => {
+                    let used = sqlx::query(
+                        "UPDATE sync_tickets SET used_at = $1 WHERE ticket_hash = $2 AND used_at IS NULL")
+                        .bind(now).bind(ticket_hash).execute(&mut *tx).await?.rows_affected();
+                    let row: Option<PrincipalRow> = sqlx::query_as(select_principal!("WHERE d.id = $1"))
+                        .bind(device_id).fetch_optional(&mut *tx).await?;
+                    if used == 1 { authn(row)? } else { Authn::AlreadyUsed }
+                }
+            };
+            tx.commit().await?;
+            Ok(outcome)
+        })
+    }
+
+    /// The device an actor id is bound to, if any.
+    pub async fn actor_device(&self, actor_id: &str) -> Result<Option<i64>> {
+        let row: Option<(i64,)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT device_id FROM actors WHERE actor_id = $1").bind(actor_id).fetch_optional(pool).await)?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// The person (handle, organisation) behind an actor id: the device it is
+    /// bound to, or whose own actor id it is.
+    pub async fn actor_person(&self, actor_id: &str) -> Result<Option<(String, String)>> {
+        let row: Option<(String, String)> = with_pool!(self, pool => sqlx::query_as(
+            "SELECT u.handle, o.name FROM devices d JOIN users u ON u.id = d.user_id \
+             JOIN organisations o ON o.id = u.organisation_id \
+             WHERE d.id = (SELECT device_id FROM actors WHERE actor_id = $1) OR d.actor_id = $1 LIMIT 1")
+            .bind(actor_id).fetch_optional(pool).await)?;
+        Ok(row)
     }
 }
