@@ -72,6 +72,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict(what) => ApiError::Conflict(what),
+            StoreError::Taken(unique) => ApiError::Conflict(unique.to_string()),
             StoreError::Unavailable(detail) => ApiError::Unavailable(detail),
             StoreError::Config(detail) | StoreError::Corrupt(detail) => ApiError::Internal(detail),
         }

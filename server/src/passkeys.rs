@@ -21,7 +21,7 @@ use crate::auth::{
     session_cookie_header,
 };
 use crate::error::ApiError;
-use crate::store::{AuditEntry, Challenge, Enrollment, InviteState, Principal, StoreError};
+use crate::store::{AuditEntry, Challenge, Enrollment, InviteState, Principal, StoreError, Unique};
 use crate::{AppState, now_ms};
 
 /// How long a ceremony may take between start and finish.
@@ -197,12 +197,7 @@ async fn register_finish(
                 now,
             )
             .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => {
-                    ApiError::Conflict("that handle is taken, or the invite is used".into())
-                }
-                other => other.into(),
-            })?,
+            .map_err(ApiError::from)?,
         (None, Some(user_id)) => state
             .store
             .add_passkey_device(
@@ -215,7 +210,7 @@ async fn register_finish(
             )
             .await
             .map_err(|e| match e {
-                StoreError::Conflict(_) => {
+                StoreError::Taken(Unique::DeviceName) => {
                     ApiError::Conflict("you already have a device with that name".into())
                 }
                 other => other.into(),

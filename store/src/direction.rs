@@ -155,17 +155,11 @@ impl Store {
         let r = request;
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
+            let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO handovers (case_id, from_org_id, to_org_id, label, reason, requested_by, requested_at, status) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested') RETURNING id")
                 .bind(r.case_id).bind(r.from_org_id).bind(r.to_org_id).bind(r.label).bind(r.reason)
-                .bind(r.requested_by).bind(now).fetch_one(&mut *tx).await;
-            let (id,) = match inserted {
-                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                    return Err(StoreError::Conflict("the case already has an open handover request".into()));
-                }
-                other => other?,
-            };
+                .bind(r.requested_by).bind(now).fetch_one(&mut *tx).await?;
             append_audit!(tx, &self.audit_key, [audit], now);
             tx.commit().await?;
             Ok(id)
@@ -313,17 +307,11 @@ impl Store {
         };
         with_pool!(self, pool => {
             let mut tx = pool.begin_write().await?;
-            let inserted: std::result::Result<(i64,), sqlx::Error> = sqlx::query_as(
+            let (id,): (i64,) = sqlx::query_as(
                 "INSERT INTO household_links (case_a, case_b, basis, note, recorded_by, recorded_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
                 .bind(a).bind(b).bind(link.basis).bind(link.note).bind(link.recorded_by).bind(now)
-                .fetch_one(&mut *tx).await;
-            let (id,) = match inserted {
-                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                    return Err(StoreError::Conflict("these households are already linked".into()));
-                }
-                other => other?,
-            };
+                .fetch_one(&mut *tx).await?;
             append_audit!(tx, &self.audit_key, audit, now);
             tx.commit().await?;
             Ok(id)

@@ -15,7 +15,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use error::StoreError;
+pub use error::{StoreError, Unique};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

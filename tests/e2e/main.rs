@@ -18,4 +18,5 @@ mod quarantine;
 mod radar;
 mod scale_out;
 mod signals;
+mod store_story;
 mod support;

@@ -9,7 +9,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use veldwerk_core::identity::{OrganisationKind, Role};
 use veldwerk_server::config::DatabaseArgs;
-use veldwerk_server::store::{Principal, Store, StoreError};
+use veldwerk_server::store::{Principal, Store, StoreError, Unique};
 use veldwerk_server::{Config, ServeArgs, admin};
 
 /// A database for one test: a SQLite file in a temporary folder, or a fresh
@@ -213,7 +213,7 @@ impl TestServer {
     /// An organisation, created if it does not exist yet.
     pub async fn org(&self, name: &str, kind: OrganisationKind) {
         match admin::add_organisation(&self.store, name, kind).await {
-            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Ok(_) | Err(StoreError::Taken(Unique::OrganisationName)) => {}
             Err(e) => panic!("adding organisation: {e}"),
         }
     }
