@@ -7,7 +7,10 @@ use axum::extract::{FromRequest, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::{Json, Router, routing::get, routing::post};
-use serde::{Deserialize, Serialize};
+use veldwerk_core::api::cases::{
+    CaseItem, CreateCase, QuarantineItem, TeamChange, Writer, WritersQuery,
+};
+use veldwerk_core::api::identity::{Me, Ticket};
 use veldwerk_core::case::{AddressStatus, CaseRecord, NewCase, init_case};
 use veldwerk_core::identity::{
     Compartment, OrganisationKind, Role, may_read, may_read_general_record,
@@ -97,26 +100,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Who is signed in, on which device.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Me {
-    handle: String,
-    organisation: String,
-    organisation_kind: &'static str,
-    role: &'static str,
-    device_id: i64,
-    device: String,
-    actor_id: String,
-}
-
 impl From<Principal> for Me {
     fn from(p: Principal) -> Self {
         Me {
             handle: p.handle,
             organisation: p.organisation,
-            organisation_kind: p.organisation_kind.as_str(),
-            role: p.role.as_str(),
+            organisation_kind: p.organisation_kind.as_str().to_owned(),
+            role: p.role.as_str().to_owned(),
             device_id: p.device_id,
             device: p.device_name,
             actor_id: p.actor_id,
@@ -124,15 +114,9 @@ impl From<Principal> for Me {
     }
 }
 
+/// Who is signed in, on which device.
 async fn me(Authenticated(p): Authenticated) -> Json<Me> {
     Json(Me::from(p))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Ticket {
-    ticket: String,
-    expires_at: i64,
 }
 
 async fn sync_ticket(
@@ -148,20 +132,8 @@ async fn sync_ticket(
     Ok(Json(Ticket { ticket, expires_at }))
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CaseItem {
-    id: i64,
-    document_id: String,
-    label: String,
-    address_status: String,
-    last_visit_at: Option<i64>,
-    /// Only for those who may read the restricted record.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    restricted_document_id: Option<String>,
-}
-
 impl From<CaseSummary> for CaseItem {
+    /// A case as listed, without its restricted record.
     fn from(c: CaseSummary) -> Self {
         CaseItem {
             id: c.id,
@@ -262,21 +234,6 @@ async fn team(
 /// The most actor ids one request may ask about.
 const MAX_WRITERS: usize = 200;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct WritersQuery {
-    /// Actor ids (hex) found in the case record's change history.
-    actors: Vec<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Writer {
-    actor: String,
-    handle: String,
-    organisation: String,
-}
-
 /// Who wrote with which actor ids, for the case's team: so the history and
 /// conflicts name everyone, including people who never recorded a visit.
 /// Actor ids are random and learnt only from records the reader may read.
@@ -352,15 +309,6 @@ async fn case_actors(
         .collect())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct TeamChange {
-    #[serde(default)]
-    add: Option<String>,
-    #[serde(default)]
-    remove: Option<String>,
-}
-
 /// Only the case director of the directing municipality changes the team.
 async fn change_team(
     State(state): State<AppState>,
@@ -400,16 +348,6 @@ async fn change_team(
     // Open connections check their access to the case again.
     let _ = state.team_changes.send(case_id);
     Ok(Json(state.store.case_team(case_id).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateCase {
-    label: String,
-    #[serde(default)]
-    address: String,
-    #[serde(default)]
-    address_status: Option<String>,
 }
 
 async fn create_case(
@@ -484,18 +422,6 @@ async fn create_case(
             restricted_document_id: None,
         }),
     ))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct QuarantineItem {
-    id: i64,
-    document_id: String,
-    change_hash: String,
-    device_id: i64,
-    user: String,
-    reason: String,
-    created_at: i64,
 }
 
 async fn quarantine(

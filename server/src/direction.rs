@@ -21,7 +21,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use veldwerk_core::api::direction::{
+    AskHandover, HandoverDecision, HandoverItem, LinkHousehold, LinkItem, Organisation,
+};
 use veldwerk_core::identity::{LinkBasis, OrganisationKind};
 
 use crate::api::{ApiJson, municipal_case_director, readable_case};
@@ -96,17 +99,11 @@ struct KindQuery {
     kind: Option<String>,
 }
 
-#[derive(Serialize)]
-struct OrganisationItem {
-    name: String,
-    kind: String,
-}
-
 async fn organisations(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Query(query): Query<KindQuery>,
-) -> Result<Json<Vec<OrganisationItem>>, ApiError> {
+) -> Result<Json<Vec<Organisation>>, ApiError> {
     if !p.role.works_on_cases() {
         return Err(ApiError::Forbidden("this role works on no cases"));
     }
@@ -118,7 +115,7 @@ async fn organisations(
     let list = state.store.organisations(kind).await?;
     Ok(Json(
         list.into_iter()
-            .map(|o| OrganisationItem {
+            .map(|o| Organisation {
                 name: o.name,
                 kind: o.kind,
             })
@@ -128,27 +125,6 @@ async fn organisations(
 
 // --- handovers -------------------------------------------------------------
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HandoverItem {
-    id: i64,
-    /// For the sending side after an accepted handover: the id of a record it
-    /// may no longer read, so its tablets can forget their copies.
-    document_id: String,
-    /// `incoming` or `outgoing`, as seen by the caller's municipality.
-    direction: &'static str,
-    from: String,
-    to: String,
-    label: String,
-    reason: String,
-    requested_by: String,
-    requested_at: i64,
-    status: String,
-    decided_by: Option<String>,
-    decided_at: Option<i64>,
-    note: Option<String>,
-}
-
 fn item(h: Handover, organisation_id: i64) -> HandoverItem {
     HandoverItem {
         id: h.id,
@@ -157,7 +133,8 @@ fn item(h: Handover, organisation_id: i64) -> HandoverItem {
             "incoming"
         } else {
             "outgoing"
-        },
+        }
+        .to_owned(),
         from: h.from_org,
         to: h.to_org,
         label: h.label,
@@ -169,13 +146,6 @@ fn item(h: Handover, organisation_id: i64) -> HandoverItem {
         decided_at: h.decided_at,
         note: h.decision_note,
     }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AskHandover {
-    to: String,
-    reason: String,
 }
 
 async fn request(
@@ -246,18 +216,11 @@ async fn handovers(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DecisionBody {
-    #[serde(default)]
-    note: String,
-}
-
 async fn decide(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path((id, decision)): Path<(i64, String)>,
-    ApiJson(body): ApiJson<DecisionBody>,
+    ApiJson(body): ApiJson<HandoverDecision>,
 ) -> Result<Json<HandoverItem>, ApiError> {
     case_director(&p)?;
     let decision = match decision.as_str() {
@@ -365,22 +328,6 @@ async fn take_direction(
 
 // --- links between households ----------------------------------------------
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LinkItem {
-    id: i64,
-    /// Only when the reader's organisation is on the other case's team.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    document_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    label: Option<String>,
-    directed_by: Option<String>,
-    basis: String,
-    note: String,
-    recorded_by: String,
-    recorded_at: i64,
-}
-
 async fn links(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -413,21 +360,11 @@ async fn links(
     Ok(Json(items))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LinkBody {
-    /// The other household's general record.
-    other: String,
-    basis: String,
-    #[serde(default)]
-    note: String,
-}
-
 async fn link(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(document_id): Path<String>,
-    ApiJson(body): ApiJson<LinkBody>,
+    ApiJson(body): ApiJson<LinkHousehold>,
 ) -> Result<(StatusCode, Json<Vec<LinkItem>>), ApiError> {
     let access = directed_case(&state, &p, &document_id).await?;
     let basis = LinkBasis::parse(&body.basis).ok_or_else(|| {

@@ -11,9 +11,10 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::{Json, Router, routing::get};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use veldwerk_core::api::oversight::Monitor;
 use veldwerk_core::case::Theme;
-use veldwerk_core::monitor::{Published, Shown, Totals, suppress};
+use veldwerk_core::monitor::{Shown, Totals, suppress};
 
 use crate::AppState;
 use crate::api::municipal_case_director;
@@ -30,23 +31,6 @@ pub fn routes() -> Router<AppState> {
 #[derive(Deserialize)]
 struct Params {
     year: i32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Monitor {
-    municipality: String,
-    year: i32,
-    quarters: Vec<String>,
-    /// Households with at least one visit in the quarter (distinct, so no total).
-    households: Vec<Shown>,
-    /// Columns: visits, returned visits; a total over the year per column.
-    activity: Published,
-    /// Columns: the themes, in `themes` order; totals per quarter and per theme.
-    themes: Vec<&'static str>,
-    observations: Published,
-    /// Columns: accepted handovers into the municipality, out of it; totals per column.
-    handovers: Published,
 }
 
 async fn monitor_json(
@@ -140,7 +124,7 @@ async fn build(state: &AppState, p: &Principal, year: i32) -> Result<Monitor, Ap
                 columns: true,
             },
         ),
-        themes: Theme::ALL.iter().map(|t| t.as_str()).collect(),
+        themes: Theme::ALL.iter().map(|t| t.as_str().to_owned()).collect(),
         observations: suppress(
             &observations,
             Totals {

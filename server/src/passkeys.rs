@@ -10,12 +10,15 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::post};
 use serde::{Deserialize, Serialize};
+use veldwerk_core::api::identity::{
+    CeremonyFinish, CeremonyStart, LoggedOut, LoginStart, Logout, Me, RegisterStart,
+};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use crate::api::{ApiJson, ApiJsonOrEmpty, Me};
+use crate::api::{ApiJson, ApiJsonOrEmpty};
 use crate::auth::{
     authenticate, clear_session_cookie, new_actor_id, new_secret, secret_hash, session_cookie,
     session_cookie_header,
@@ -45,18 +48,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/logout", post(logout))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RegisterStart {
-    /// The invite secret; absent when a signed-in person adds a device.
-    #[serde(default)]
-    invite: Option<String>,
-    /// The handle the new person chooses (with an invite).
-    #[serde(default)]
-    handle: Option<String>,
-    device_name: String,
-}
-
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RegisterDetail {
@@ -65,13 +56,6 @@ struct RegisterDetail {
     webauthn_id: String,
     /// Set when a signed-in person adds a device.
     user_id: Option<i64>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CeremonyStart<T: Serialize> {
-    challenge_id: String,
-    options: T,
 }
 
 async fn register_start(
@@ -150,16 +134,9 @@ async fn register_start(
     begin_ceremony(&state, challenge, options, now).await
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RegisterFinish {
-    challenge_id: String,
-    credential: RegisterPublicKeyCredential,
-}
-
 async fn register_finish(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<RegisterFinish>,
+    ApiJson(body): ApiJson<CeremonyFinish<RegisterPublicKeyCredential>>,
 ) -> Result<Response, ApiError> {
     let now = now_ms();
     let challenge = state
@@ -235,15 +212,6 @@ async fn register_finish(
     start_session(&state, principal, now).await
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LoginStart {
-    /// Sign in as this person; without it, the authenticator offers its
-    /// discoverable credentials (usernameless sign-in).
-    #[serde(default)]
-    handle: Option<String>,
-}
-
 async fn login_start(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginStart>,
@@ -301,16 +269,9 @@ async fn begin_ceremony(
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LoginFinish {
-    challenge_id: String,
-    credential: PublicKeyCredential,
-}
-
 async fn login_finish(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<LoginFinish>,
+    ApiJson(body): ApiJson<CeremonyFinish<PublicKeyCredential>>,
 ) -> Result<Response, ApiError> {
     let now = now_ms();
     let refused = || ApiError::InvalidCredentials("the passkey was not accepted");
@@ -369,14 +330,6 @@ async fn login_finish(
     start_session(&state, principal, now).await
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Logout {
-    /// End every session of this person, on every device.
-    #[serde(default)]
-    everywhere: bool,
-}
-
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -417,7 +370,9 @@ async fn logout(
     let cookie = clear_session_cookie(state.config.secure_cookies());
     Ok((
         [(header::SET_COOKIE, cookie)],
-        Json(serde_json::json!({ "sessionsEnded": ended })),
+        Json(LoggedOut {
+            sessions_ended: ended,
+        }),
     )
         .into_response())
 }

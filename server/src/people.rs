@@ -3,7 +3,8 @@
 
 use axum::extract::{Path, Query, State};
 use axum::{Json, Router, routing::get, routing::post};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use veldwerk_core::api::identity::{AuditItem, Device, InviteLink, NewInvite, Revoked};
 use veldwerk_core::identity::Role;
 
 use crate::api::ApiJson;
@@ -19,18 +20,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/devices/{id}/revoke", post(revoke))
         .route("/api/admin/invites", post(invite))
         .route("/api/audit", get(audit))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Device {
-    id: i64,
-    name: String,
-    actor_id: String,
-    created_at: i64,
-    last_seen_at: Option<i64>,
-    revoked_at: Option<i64>,
-    this_device: bool,
 }
 
 async fn devices(
@@ -66,7 +55,7 @@ async fn revoke(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<i64>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     let device = state
         .store
         .device(id)
@@ -86,23 +75,7 @@ async fn revoke(
             .audit(&[entry(&p, "device.revoke", &detail)], now)
             .await?;
     }
-    Ok(Json(serde_json::json!({ "revoked": revoked })))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct NewInvite {
-    organisation: String,
-    role: String,
-    #[serde(default)]
-    expires_in_hours: Option<u32>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct InviteLink {
-    url: String,
-    expires_at: i64,
+    Ok(Json(Revoked { revoked }))
 }
 
 async fn invite(
@@ -147,22 +120,6 @@ struct AuditQuery {
     after: i64,
     #[serde(default)]
     limit: Option<i64>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AuditItem {
-    seq: i64,
-    at: i64,
-    user_id: Option<i64>,
-    device_id: Option<i64>,
-    organisation_id: Option<i64>,
-    action: String,
-    case_id: Option<i64>,
-    compartment: Option<String>,
-    via: String,
-    detail: String,
-    hash: String,
 }
 
 async fn audit(

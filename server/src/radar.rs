@@ -9,7 +9,10 @@
 
 use axum::extract::State;
 use axum::{Json, Router, routing::get};
-use serde::{Deserialize, Serialize};
+use veldwerk_core::api::oversight::{
+    ADDRESS_MOVED, ADDRESS_UNKNOWN, AwaitingDirection, HANDOVER_PENDING, NO_VISIT, RETURNED_VISITS,
+    Radar, RadarItem, RadarSettings,
+};
 
 use crate::api::{ApiJson, municipal_case_director};
 use crate::auth::Authenticated;
@@ -29,46 +32,6 @@ pub fn routes() -> Router<AppState> {
 
 fn director(p: &Principal) -> Result<(), ApiError> {
     municipal_case_director(p, "the radar is for case directors of a municipality")
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Settings {
-    no_visit_days: i64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Radar {
-    no_visit_days: i64,
-    items: Vec<Item>,
-    awaiting_direction: Vec<Awaiting>,
-    /// Requests of other municipalities to take over a case, not decided yet.
-    incoming_handovers: i64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Awaiting {
-    document_id: String,
-    label: String,
-    registered_by: String,
-    created_at: i64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Item {
-    document_id: String,
-    label: String,
-    /// Why the family is on the radar: `no_visit`, `address_moved`,
-    /// `address_unknown`, `returned_visits`, `handover_pending`.
-    reasons: Vec<&'static str>,
-    last_visit_at: Option<i64>,
-    days_without_visit: i64,
-    returned_visits: i64,
-    /// The municipality asked to take the case over, while it has not answered.
-    handover_to: Option<String>,
 }
 
 async fn days(state: &AppState, p: &Principal) -> Result<i64, ApiError> {
@@ -95,24 +58,24 @@ async fn radar(
             let last = c.last_visit_at.unwrap_or(c.created_at);
             let mut reasons = Vec::new();
             if last < since {
-                reasons.push("no_visit");
+                reasons.push(NO_VISIT.to_owned());
             }
             match c.address_status.as_str() {
-                "moved" => reasons.push("address_moved"),
-                "unknown" => reasons.push("address_unknown"),
+                "moved" => reasons.push(ADDRESS_MOVED.to_owned()),
+                "unknown" => reasons.push(ADDRESS_UNKNOWN.to_owned()),
                 _ => {}
             }
             if c.returned_visits > 0 {
-                reasons.push("returned_visits");
+                reasons.push(RETURNED_VISITS.to_owned());
             }
             if c.handover_to.is_some() {
-                reasons.push("handover_pending");
+                reasons.push(HANDOVER_PENDING.to_owned());
             }
             let mut read =
                 crate::passkeys::entry(&p, "case.radar", &format!("document {}", c.document_id));
             read.case_id = Some(c.case_id);
             audit.push(read);
-            Item {
+            RadarItem {
                 document_id: c.document_id,
                 label: c.label,
                 reasons,
@@ -136,7 +99,7 @@ async fn radar(
             );
             read.case_id = Some(c.case_id);
             audit.push(read);
-            Awaiting {
+            AwaitingDirection {
                 document_id: c.document_id,
                 label: c.label,
                 registered_by: c.registered_by_org,
@@ -157,9 +120,9 @@ async fn radar(
 async fn settings(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-) -> Result<Json<Settings>, ApiError> {
+) -> Result<Json<RadarSettings>, ApiError> {
     director(&p)?;
-    Ok(Json(Settings {
+    Ok(Json(RadarSettings {
         no_visit_days: days(&state, &p).await?,
     }))
 }
@@ -167,8 +130,8 @@ async fn settings(
 async fn set_settings(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    ApiJson(body): ApiJson<Settings>,
-) -> Result<Json<Settings>, ApiError> {
+    ApiJson(body): ApiJson<RadarSettings>,
+) -> Result<Json<RadarSettings>, ApiError> {
     director(&p)?;
     if !(1..=730).contains(&body.no_visit_days) {
         return Err(ApiError::BadRequest("noVisitDays must be 1 to 730".into()));

@@ -20,8 +20,10 @@ use std::path::{Path, PathBuf};
 use axum::extract::State;
 use axum::{Json, Router, routing::get};
 use hmac::{Hmac, KeyInit, Mac};
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use veldwerk_core::api::signals::{
+    Contact, ContactInput, Match, RegisterSignal, Registered, Signal, Signals,
+};
 use veldwerk_core::signal::Subject;
 
 use crate::AppState;
@@ -163,87 +165,6 @@ fn random_key() -> [u8; KEY_BYTES] {
     key
 }
 
-/// A registration as a professional sends it: a BSN, or a name and birth
-/// date; an own reference; and how to reach them (the name defaults to their
-/// handle).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Register {
-    #[serde(default)]
-    bsn: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    birth_date: Option<String>,
-    #[serde(default)]
-    reference: Option<String>,
-    #[serde(default)]
-    contact: ContactInput,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ContactInput {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    phone: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Contact {
-    name: String,
-    phone: String,
-    email: String,
-}
-
-/// One of the organisation's own signals.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Signal {
-    id: i64,
-    /// `bsn` or `name`: which kind of identifier was registered.
-    kind: String,
-    reference: String,
-    registered_by: String,
-    contact: Contact,
-    created_at: i64,
-    registered_at: i64,
-    active_until: i64,
-    visible_until: i64,
-    /// Whether a registration by another organisation would match it now.
-    active: bool,
-    matches: Vec<Match>,
-}
-
-/// Another organisation registered the same person: who, how to reach them, when.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Match {
-    organisation: String,
-    contact: Contact,
-    matched_at: i64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Registered {
-    /// Another organisation has registered this person (now or before).
-    matched: bool,
-    /// Matches made by this registration.
-    new_matches: usize,
-    refreshed: bool,
-    signal: Signal,
-}
-
-#[derive(Serialize)]
-struct Signals {
-    signals: Vec<Signal>,
-}
-
 fn professional(p: &Principal) -> Result<(), ApiError> {
     if p.role.works_on_cases() {
         Ok(())
@@ -342,7 +263,7 @@ fn view(record: SignalRecord, matches: &[SignalMatch], now: i64) -> Signal {
 async fn register(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    ApiJson(body): ApiJson<Register>,
+    ApiJson(body): ApiJson<RegisterSignal>,
 ) -> Result<Json<Registered>, ApiError> {
     professional(&p)?;
     let now = state.config.clock.now();

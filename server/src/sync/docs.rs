@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use automerge::{Automerge, Change, ChangeHash};
 use tokio::sync::{Mutex, Notify, mpsc};
 use veldwerk_core::DocumentId;
+use veldwerk_core::api::QuarantineNotice;
 use veldwerk_core::case::{CaseProjection, CaseRecord, Touched};
 use veldwerk_core::identity::{Compartment, Standing};
 use veldwerk_core::protocol::{Message, PeerId};
@@ -398,18 +399,12 @@ impl DocRegistry {
                 // the peer learns why, and its outbox does not overflow.
                 let count = verdict.quarantined.len();
                 tracing::warn!(document = %id, device = from.principal.device_id, count, "changes quarantined");
-                let more = if count > 1 {
-                    format!(" (and {} more)", count - 1)
-                } else {
-                    String::new()
-                };
+                let notice =
+                    QuarantineNotice::first_of(change.hash().to_string(), id, reason, count);
                 from.outbox.send(Message::Error {
                     sender_id: self.server_peer.clone(),
                     target_id: Some(from.peer_id.clone()),
-                    message: format!(
-                        "change {} of document {id} is quarantined: {reason}{more}",
-                        change.hash()
-                    ),
+                    message: notice.encode(),
                 });
             }
             if live.logged_changes >= self.compact_after {
