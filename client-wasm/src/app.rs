@@ -12,47 +12,41 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
+use automerge::{Automerge, ChangeHash, ReadDoc};
 use futures::lock::Mutex;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use veldwerk_core::DocumentId;
+use veldwerk_core::api::cases::{CaseItem, WritersQuery};
 use veldwerk_core::case::{CaseRecord, CaseView};
-use veldwerk_core::identity::{Compartment, OrganisationKind, Role, Standing};
+use veldwerk_core::identity::{Compartment, OrganisationKind, Standing};
 use veldwerk_core::rules::{self, RuleViolation, Writer};
 
 use crate::platform::{Failure, api, now_ms};
 use crate::store::LocalStore;
 use crate::sync;
 
-/// Who is signed in on this tablet, as `/api/me` says.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Me {
-    pub handle: String,
-    pub organisation: String,
-    pub organisation_kind: String,
-    pub role: String,
-    pub device_id: i64,
-    pub device: String,
-    pub actor_id: String,
-}
+/// Who is signed in on this tablet, as `/api/me` says; kept on the tablet as
+/// the server sent it.
+pub use veldwerk_core::api::identity::Me;
 
-impl Me {
-    pub fn role(&self) -> Option<Role> {
-        Role::parse(&self.role)
-    }
-    pub fn actor(&self) -> ActorId {
-        ActorId::from(hex::decode(&self.actor_id).unwrap_or_default())
-    }
-}
-
-/// A case the server lists for us, kept so the caseload shows before its document arrives.
+/// A case the server lists for us, kept so the caseload shows before its
+/// document arrives: the part of the server's
+/// [`CaseItem`](veldwerk_core::api::cases::CaseItem) the tablet stores.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Listed {
     pub document_id: String,
     pub label: String,
+}
+
+impl From<CaseItem> for Listed {
+    fn from(case: CaseItem) -> Self {
+        Listed {
+            document_id: case.document_id,
+            label: case.label,
+        }
+    }
 }
 
 /// A change the server refused, shown to the worker with the server's reason.
@@ -329,19 +323,13 @@ pub async fn learn_writers(id: DocumentId) {
     if unknown.is_empty() {
         return;
     }
-    let body = serde_json::json!({ "actors": unknown });
+    let body = crate::platform::request(&WritersQuery { actors: unknown });
     let Ok(answer) =
         crate::platform::api("POST", &format!("/api/cases/{id}/writers"), Some(&body)).await
     else {
         return;
     };
-    #[derive(Deserialize)]
-    struct Writer {
-        actor: String,
-        handle: String,
-        organisation: String,
-    }
-    let Ok(named) = serde_json::from_value::<Vec<Writer>>(answer) else {
+    let Ok(named) = serde_json::from_value::<Vec<veldwerk_core::api::cases::Writer>>(answer) else {
         return;
     };
     if named.is_empty() {

@@ -169,6 +169,12 @@ pub async fn api(
     }
 }
 
+/// An API request's body as JSON. The request types of `veldwerk_core::api`
+/// are plain data, so they always serialise.
+pub fn request<T: serde::Serialize>(body: &T) -> serde_json::Value {
+    serde_json::to_value(body).unwrap_or_default()
+}
+
 /// A JSON value as a plain JS object (for WebAuthn options).
 pub fn js_json(value: &serde_json::Value) -> Result<JsValue, Failure> {
     Ok(js_sys::JSON::parse(&value.to_string())?)

@@ -15,7 +15,8 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
-use veldwerk_core::api::{CloseCode, DEVICE_REVOKED_PREFIX};
+use veldwerk_core::api::cases::CaseItem;
+use veldwerk_core::api::{CloseCode, DEVICE_REVOKED_PREFIX, QuarantineNotice};
 
 use crate::app::{self, Link, Listed, LocalDoc};
 use crate::platform::{self, now_ms};
@@ -379,14 +380,8 @@ fn server_error(message: String) {
         });
         return;
     }
-    // "change <hash> of document <id> is quarantined: <reason>"
-    if let Some((head, reason)) = message.split_once(" is quarantined: ")
-        && let Some(id) = head
-            .rsplit(' ')
-            .next()
-            .and_then(|id| id.parse::<DocumentId>().ok())
-    {
-        wasm_bindgen_futures::spawn_local(app::refused(id, reason.to_owned()));
+    if let Some(notice) = QuarantineNotice::parse(&message) {
+        wasm_bindgen_futures::spawn_local(app::refused(notice.document_id, notice.reason));
     }
 }
 
@@ -453,9 +448,10 @@ pub async fn refresh_caseload() {
     let Ok(body) = platform::api("GET", "/api/cases", None).await else {
         return;
     };
-    let Ok(listed) = serde_json::from_value::<Vec<Listed>>(body) else {
+    let Ok(cases) = serde_json::from_value::<Vec<CaseItem>>(body) else {
         return;
     };
+    let listed: Vec<Listed> = cases.into_iter().map(Listed::from).collect();
     app::with(|r| r.listed = listed.clone());
     for id in held {
         let name = id.to_string();

@@ -2,7 +2,7 @@
 //! the passkey has no PRF.
 
 use leptos::prelude::*;
-use serde_json::json;
+use veldwerk_core::api::identity::{CeremonyFinish, CeremonyStart, LoginStart, RegisterStart};
 use wasm_bindgen::JsValue;
 
 use super::{Gate, t, ui};
@@ -57,16 +57,23 @@ fn me_from(body: serde_json::Value) -> Result<Me, Failure> {
     serde_json::from_value(body).map_err(|e| Failure::Browser(e.to_string()))
 }
 
+/// A started passkey ceremony: WebAuthn's options, passed on to the browser as they are.
+type Started = CeremonyStart<serde_json::Value>;
+
+fn started(body: serde_json::Value) -> Result<Started, Failure> {
+    serde_json::from_value(body).map_err(|e| Failure::Browser(e.to_string()))
+}
+
 async fn enroll(invite: String, handle: String, device: String) -> Result<(), Failure> {
     let salt = vault::new_salt();
-    let start = platform::api(
-        "POST",
-        "/api/auth/register/start",
-        Some(&json!({ "invite": invite, "handle": handle, "deviceName": device })),
-    )
-    .await?;
-    let answer = platform::passkey_create(&js_json(&start["options"])?, &bytes(&salt)).await?;
-    let me = finish("/api/auth/register/finish", &start, &answer).await?;
+    let body = platform::request(&RegisterStart {
+        invite: Some(invite),
+        handle: Some(handle),
+        device_name: device,
+    });
+    let start = started(platform::api("POST", "/api/auth/register/start", Some(&body)).await?)?;
+    let answer = platform::passkey_create(&js_json(&start.options)?, &bytes(&salt)).await?;
+    let me = finish("/api/auth/register/finish", start, &answer).await?;
     // The invite is spent: take it out of the address bar and history.
     if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
         let _ = history.replace_state_with_url(&JsValue::NULL, "", Some("/#/"));
@@ -75,8 +82,11 @@ async fn enroll(invite: String, handle: String, device: String) -> Result<(), Fa
 }
 
 /// Sends a passkey ceremony's answer to the server; who signed in.
-async fn finish(path: &str, start: &serde_json::Value, answer: &JsValue) -> Result<Me, Failure> {
-    let body = json!({ "challengeId": start["challengeId"], "credential": credential(answer)? });
+async fn finish(path: &str, start: Started, answer: &JsValue) -> Result<Me, Failure> {
+    let body = platform::request(&CeremonyFinish {
+        challenge_id: start.challenge_id,
+        credential: credential(answer)?,
+    });
     let me = me_from(platform::api("POST", path, Some(&body)).await?)?;
     // A new session: a sign-out still waiting for the network was for the old one.
     super::signed_in();
@@ -98,10 +108,11 @@ async fn open_fresh(me: Me, answer: &JsValue, salt: Vec<u8>) -> Result<(), Failu
 
 /// The sign-in ceremony; with `salt`, the passkey's PRF output comes along.
 async fn ceremony(salt: Option<&[u8]>) -> Result<(Me, JsValue), Failure> {
-    let start = platform::api("POST", "/api/auth/login/start", Some(&json!({}))).await?;
+    let body = platform::request(&LoginStart::default());
+    let start = started(platform::api("POST", "/api/auth/login/start", Some(&body)).await?)?;
     let salt = salt.map_or(JsValue::NULL, |s| bytes(s).into());
-    let answer = platform::passkey_get(&js_json(&start["options"])?, &salt).await?;
-    let me = finish("/api/auth/login/finish", &start, &answer).await?;
+    let answer = platform::passkey_get(&js_json(&start.options)?, &salt).await?;
+    let me = finish("/api/auth/login/finish", start, &answer).await?;
     Ok((me, answer))
 }
 

@@ -5,51 +5,18 @@
 //! decided by the server: online only.
 
 use leptos::prelude::*;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use veldwerk_core::DocumentId;
+use veldwerk_core::api::cases::TeamChange;
+use veldwerk_core::api::direction::{
+    AskHandover, HandoverDecision, HandoverItem as Handover, LinkHousehold, LinkItem, Organisation,
+};
 use veldwerk_core::identity::LinkBasis;
 
 use super::{Route, format_date, t};
 use crate::app;
 use crate::i18n::T;
-use crate::platform::{Failure, api};
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Handover {
-    id: i64,
-    direction: String,
-    from: String,
-    to: String,
-    label: String,
-    reason: String,
-    requested_by: String,
-    requested_at: i64,
-    status: String,
-    decided_by: Option<String>,
-    decided_at: Option<i64>,
-    note: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct LinkItem {
-    id: i64,
-    document_id: Option<String>,
-    label: Option<String>,
-    directed_by: Option<String>,
-    basis: String,
-    note: String,
-    recorded_by: String,
-    recorded_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct Organisation {
-    name: String,
-    kind: String,
-}
+use crate::platform::{self, Failure, api};
 
 fn status_text(status: &str) -> &'static str {
     match status {
@@ -152,7 +119,7 @@ pub fn HandoversScreen() -> impl IntoView {
                             {rest.into_iter().map(|h| {
                                 let withdraw = (h.direction == "outgoing" && h.status == "requested").then(|| {
                                     let path = format!("/api/handovers/{}/withdraw", h.id);
-                                    view! { <button on:click=move |_| act("POST", path.clone(), json!({}), version, error, || {})>{t(T::Withdraw)}</button> }
+                                    view! { <button on:click=move |_| act("POST", path.clone(), platform::request(&HandoverDecision::default()), version, error, || {})>{t(T::Withdraw)}</button> }
                                 });
                                 view! {
                                     <li class="card handover" data-direction=h.direction.clone()>
@@ -180,7 +147,7 @@ fn Incoming(h: Handover, version: RwSignal<u32>, error: RwSignal<Option<String>>
     view! {
         <li class="card handover incoming">
             {handover_line(&h)}
-            <button class="primary" on:click=move |_| act("POST", accept.clone(), json!({}), version, error, || {
+            <button class="primary" on:click=move |_| act("POST", accept.clone(), platform::request(&HandoverDecision::default()), version, error, || {
                 // The case is ours now: bring it onto this tablet.
                 leptos::task::spawn_local(crate::sync::refresh_caseload());
             })>{t(T::Accept)}</button>
@@ -192,7 +159,7 @@ fn Incoming(h: Handover, version: RwSignal<u32>, error: RwSignal<Option<String>>
                     error.set(Some(t(T::RefuseReasonRequired).to_owned()));
                     return;
                 }
-                act("POST", refuse.clone(), json!({ "note": text }), version, error, || {});
+                act("POST", refuse.clone(), platform::request(&HandoverDecision { note: text }), version, error, || {});
             }>{t(T::Refuse)}</button>
         </li>
     }
@@ -255,7 +222,7 @@ fn Team(
             {team.into_iter().map(|name| {
                 let remove = (name != me).then(|| {
                     let (path, name) = (path.clone(), name.clone());
-                    view! { <button on:click=move |_| act("POST", path.clone(), json!({ "remove": name }), version, error, || {})>{t(T::Remove)}</button> }
+                    view! { <button on:click=move |_| act("POST", path.clone(), platform::request(&TeamChange { add: None, remove: Some(name.clone()) }), version, error, || {})>{t(T::Remove)}</button> }
                 });
                 view! { <li>{name}{remove}</li> }
             }).collect_view()}
@@ -264,7 +231,7 @@ fn Team(
             ev.prevent_default();
             let name = chosen.get_untracked();
             if !name.is_empty() {
-                act("POST", add_path.clone(), json!({ "add": name }), version, error, move || chosen.set(String::new()));
+                act("POST", add_path.clone(), platform::request(&TeamChange { add: Some(name), remove: None }), version, error, move || chosen.set(String::new()));
             }
         }>
             <label for="team-add">{t(T::AddToTeam)}</label>
@@ -299,14 +266,14 @@ fn HandOver(
             let path = format!("/api/handovers/{}/withdraw", h.id);
             view! {
                 <p class="badge" data-status="requested">{format!("{} {}", t(T::HandoverAsked), h.to)}</p>
-                <button on:click=move |_| act("POST", path.clone(), json!({}), version, error, || {})>{t(T::Withdraw)}</button>
+                <button on:click=move |_| act("POST", path.clone(), platform::request(&HandoverDecision::default()), version, error, || {})>{t(T::Withdraw)}</button>
             }
             .into_any()
         }
         None => view! {
             <form class="card" on:submit=move |ev| {
                 ev.prevent_default();
-                let body = json!({ "to": to.get_untracked(), "reason": reason.get_untracked() });
+                let body = platform::request(&AskHandover { to: to.get_untracked(), reason: reason.get_untracked() });
                 act("POST", format!("/api/cases/{id}/handover"), body, version, error, || {});
             }>
                 <label for="handover-to">{t(T::Municipality)}</label>
@@ -353,7 +320,11 @@ fn Links(
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let body = json!({ "other": other.get_untracked(), "basis": basis.get_untracked(), "note": note.get_untracked() });
+        let body = platform::request(&LinkHousehold {
+            other: other.get_untracked(),
+            basis: basis.get_untracked(),
+            note: note.get_untracked(),
+        });
         act(
             "POST",
             format!("/api/cases/{id}/links"),

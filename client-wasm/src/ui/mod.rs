@@ -272,8 +272,8 @@ async fn sign_out() {
 /// Asks the server to end this tablet's session; remembers to ask again if it
 /// could not be reached. An answer of 401 means the session had already ended.
 async fn end_session_on_server() {
-    let answer =
-        crate::platform::api("POST", "/api/auth/logout", Some(&serde_json::json!({}))).await;
+    let body = crate::platform::request(&veldwerk_core::api::identity::Logout::default());
+    let answer = crate::platform::api("POST", "/api/auth/logout", Some(&body)).await;
     let ended = match answer {
         Ok(_) => true,
         Err(crate::platform::Failure::Server { status, .. }) => status == 401,

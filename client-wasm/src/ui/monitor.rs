@@ -3,27 +3,14 @@
 //! the CSV. Online only: it is computed over every case on the server.
 
 use leptos::prelude::*;
-use serde::Deserialize;
 
 use super::t;
 use super::visit::theme_text;
 use crate::i18n::T;
 use crate::platform::{Failure, api};
+use veldwerk_core::api::oversight::Monitor;
 use veldwerk_core::case::Theme;
-use veldwerk_core::monitor::{Published, Shown};
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Monitor {
-    municipality: String,
-    year: i32,
-    quarters: Vec<String>,
-    households: Vec<Shown>,
-    activity: Published,
-    themes: Vec<String>,
-    observations: Published,
-    handovers: Published,
-}
+use veldwerk_core::monitor::Shown;
 
 fn cell(shown: Shown) -> String {
     shown.map_or_else(|| "<5".to_owned(), |v| v.to_string())

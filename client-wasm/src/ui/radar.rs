@@ -3,51 +3,24 @@
 //! days without a visit. Computed by the server over all its cases: online only.
 
 use leptos::prelude::*;
-use serde::Deserialize;
 use serde_json::json;
 use veldwerk_core::DocumentId;
+use veldwerk_core::api::oversight::{
+    ADDRESS_MOVED, ADDRESS_UNKNOWN, HANDOVER_PENDING, NO_VISIT, RETURNED_VISITS, Radar, RadarItem,
+    RadarSettings,
+};
 
 use super::{Route, format_date, t};
 use crate::i18n::T;
-use crate::platform::{Failure, api};
+use crate::platform::{Failure, api, request};
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Radar {
-    no_visit_days: i64,
-    items: Vec<Item>,
-    awaiting_direction: Vec<Awaiting>,
-    incoming_handovers: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Awaiting {
-    document_id: String,
-    label: String,
-    registered_by: String,
-    created_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Item {
-    document_id: String,
-    label: String,
-    reasons: Vec<String>,
-    last_visit_at: Option<i64>,
-    days_without_visit: i64,
-    returned_visits: i64,
-    handover_to: Option<String>,
-}
-
-fn reason_text(reason: &str, item: &Item) -> String {
+fn reason_text(reason: &str, item: &RadarItem) -> String {
     match reason {
-        "no_visit" => format!("{} {}", item.days_without_visit, t(T::DaysWithoutVisit)),
-        "address_moved" => t(T::AddressMoved).to_owned(),
-        "address_unknown" => t(T::AddressUnknown).to_owned(),
-        "returned_visits" => format!("{} {}", item.returned_visits, t(T::ReturnedNotApproved)),
-        "handover_pending" => format!(
+        NO_VISIT => format!("{} {}", item.days_without_visit, t(T::DaysWithoutVisit)),
+        ADDRESS_MOVED => t(T::AddressMoved).to_owned(),
+        ADDRESS_UNKNOWN => t(T::AddressUnknown).to_owned(),
+        RETURNED_VISITS => format!("{} {}", item.returned_visits, t(T::ReturnedNotApproved)),
+        HANDOVER_PENDING => format!(
             "{} {}",
             t(T::HandoverPendingTo),
             item.handover_to.clone().unwrap_or_default()
@@ -78,7 +51,7 @@ pub fn RadarScreen() -> impl IntoView {
             match api(
                 "PUT",
                 "/api/radar/settings",
-                Some(&json!({ "noVisitDays": n })),
+                Some(&request(&RadarSettings { no_visit_days: n })),
             )
             .await
             {

@@ -6,56 +6,15 @@
 //! never stored on the tablet.
 
 use leptos::prelude::*;
-use serde::Deserialize;
-use serde_json::json;
+use veldwerk_core::api::signals::{
+    Contact, ContactInput, RegisterSignal, Registered, Signal, Signals,
+};
 use veldwerk_core::signal::{Subject, SubjectError};
 
 use super::{format_date, t};
 use crate::app::{self, Link};
 use crate::i18n::T;
-use crate::platform::{Failure, api};
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Signal {
-    id: i64,
-    kind: String,
-    reference: String,
-    registered_by: String,
-    registered_at: i64,
-    active_until: i64,
-    visible_until: i64,
-    active: bool,
-    matches: Vec<Match>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Match {
-    organisation: String,
-    contact: Contact,
-    matched_at: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct Contact {
-    name: String,
-    phone: String,
-    email: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-struct Signals {
-    signals: Vec<Signal>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Registered {
-    matched: bool,
-    refreshed: bool,
-    signal: Signal,
-}
+use crate::platform::{Failure, api, request};
 
 fn subject_error(error: SubjectError) -> &'static str {
     match error {
@@ -126,15 +85,15 @@ pub fn SignalsScreen() -> impl IntoView {
             error.set(Some(t(T::ContactRequired).to_owned()));
             return;
         }
-        let body = json!({
-            "bsn": b,
-            "name": n,
-            "birthDate": d,
-            "reference": reference.get_untracked(),
-            "contact": {
-                "name": contact_name.get_untracked(),
-                "phone": phone.get_untracked(),
-                "email": email.get_untracked(),
+        let body = request(&RegisterSignal {
+            bsn: Some(b),
+            name: Some(n),
+            birth_date: Some(d),
+            reference: Some(reference.get_untracked()),
+            contact: ContactInput {
+                name: Some(contact_name.get_untracked()),
+                phone: Some(phone.get_untracked()),
+                email: Some(email.get_untracked()),
             },
         });
         busy.set(true);
