@@ -36,6 +36,9 @@ async fn caseload(server: &TestServer, user: &TestUser) -> Vec<String> {
 async fn radar(server: &TestServer, user: &TestUser) -> Value {
     let (status, body) = get(server, user, "/api/radar").await;
     assert_eq!(status, 200, "{body}");
+    // The tablet reads the same answer through the shared type.
+    serde_json::from_value::<veldwerk_core::api::oversight::Radar>(body.clone())
+        .expect("the radar reads as core::api's type");
     body
 }
 
@@ -152,6 +155,8 @@ async fn a_handover_is_refused_then_accepted_and_moves_access(db: Db) {
 
     // The receiver sees the request (label, reason, who asked) but still not the case.
     let (_, list) = get(&server, &receiver, "/api/handovers").await;
+    serde_json::from_value::<Vec<veldwerk_core::api::direction::HandoverItem>>(list.clone())
+        .expect("the handovers read as core::api's type");
     let request = &list[0];
     assert_eq!(
         (
@@ -440,6 +445,9 @@ async fn links_between_households_have_a_basis_and_are_for_case_directors(db: Db
 
     // Shown on both cases, to case directors only.
     let (_, from_b) = get(&server, &director, &format!("/api/cases/{b}/links")).await;
+    let typed: Vec<veldwerk_core::api::direction::LinkItem> =
+        serde_json::from_value(from_b.clone()).expect("the links read as core::api's type");
+    assert_eq!(typed[0].label.as_deref(), Some("Familie A"));
     assert_eq!(from_b[0]["label"], "Familie A");
     assert_eq!(from_b[0]["basis"], "member_moved_in");
     assert_eq!(from_b[0]["recordedBy"], "lotte");

@@ -41,6 +41,9 @@ async fn passkeys_enroll_and_sign_in(db: Db) {
     );
     assert_eq!(me["organisation"], "Jeugdzorg Oost");
     assert_eq!(me["actorId"].as_str().unwrap().len(), 32);
+    let typed: veldwerk_core::api::identity::Me =
+        serde_json::from_value(me.clone()).expect("who signed in reads as core::api's type");
+    assert_eq!(typed.role(), Some(Role::FieldWorker));
     let cookie = browser.cookie.clone().expect("a session cookie");
     let (status, again) = browser.get("/api/me").await;
     assert_eq!((status.as_u16(), &again["handle"]), (200, &json!("sanne")));

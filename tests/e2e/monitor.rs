@@ -89,6 +89,8 @@ async fn the_monitor_suppresses_small_counts(db: Db) {
     let response = get(&server, &director, "/api/monitor?year=2026").await;
     assert_eq!(response.status(), 200);
     let m: serde_json::Value = response.json().await.unwrap();
+    serde_json::from_value::<veldwerk_core::api::oversight::Monitor>(m.clone())
+        .expect("the monitor reads as core::api's type");
     assert_eq!(m["municipality"], org);
     assert_eq!(m["quarters"][0], "2026-Q1");
     // Two and one households: under 5, so hidden; empty quarters show 0.

@@ -5,6 +5,7 @@
 use automerge::ReadDoc;
 use automerge::transaction::Transactable;
 use veldwerk_core::DocumentId;
+use veldwerk_core::api::QuarantineNotice;
 use veldwerk_core::case::{
     self, AddressStatus, CaseRecord, NewCase, NewVisit, Theme, VisitKind, VisitStatus,
 };
@@ -80,8 +81,10 @@ async fn rule_breaking_changes_are_quarantined(db: Db) {
     doc.commit();
     let before = stored().await;
     let error = link.sync_until_refused(case_id, doc).await;
+    let notice = QuarantineNotice::parse(&error).expect("a quarantine notice");
+    assert_eq!(notice.document_id, case_id, "{error}");
     assert!(
-        error.contains("quarantined") && error.contains("belongs to another device"),
+        notice.reason.contains("belongs to another device"),
         "{error}"
     );
     assert_eq!(stored().await, before, "the forged change is not merged");

@@ -30,6 +30,9 @@ async fn signals(server: &TestServer, user: &TestUser) -> Vec<Value> {
         .api(user, reqwest::Method::GET, "/api/signals", None)
         .await;
     assert_eq!(status, 200, "{body}");
+    // The tablet reads the same answer through the shared type.
+    serde_json::from_value::<veldwerk_core::api::signals::Signals>(body.clone())
+        .expect("the signals read as core::api's type");
     body["signals"].as_array().unwrap().clone()
 }
 

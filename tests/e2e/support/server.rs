@@ -282,10 +282,15 @@ impl TestServer {
 
     /// Registers a case through the API; returns its document id.
     pub async fn create_case(&self, user: &TestUser, label: &str) -> veldwerk_core::DocumentId {
-        let response: serde_json::Value = reqwest::Client::new()
+        let body = veldwerk_core::api::cases::CreateCase {
+            label: label.to_owned(),
+            address: "Kerkstraat 1, Ergens".to_owned(),
+            address_status: None,
+        };
+        let case: veldwerk_core::api::cases::CaseItem = reqwest::Client::new()
             .post(self.http("/api/cases"))
             .bearer_auth(&user.token)
-            .json(&serde_json::json!({ "label": label, "address": "Kerkstraat 1, Ergens" }))
+            .json(&body)
             .send()
             .await
             .expect("create case request")
@@ -294,11 +299,7 @@ impl TestServer {
             .json()
             .await
             .expect("case body");
-        response["documentId"]
-            .as_str()
-            .expect("documentId")
-            .parse()
-            .expect("a document id")
+        case.document_id.parse().expect("a document id")
     }
 
     /// Stops the server and waits until it has.
