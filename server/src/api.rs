@@ -100,23 +100,22 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-impl From<Principal> for Me {
-    fn from(p: Principal) -> Self {
-        Me {
-            handle: p.handle,
-            organisation: p.organisation,
-            organisation_kind: p.organisation_kind.as_str().to_owned(),
-            role: p.role.as_str().to_owned(),
-            device_id: p.device_id,
-            device: p.device_name,
-            actor_id: p.actor_id,
-        }
+/// Who a principal is, as the API tells them.
+pub fn me_of(p: Principal) -> Me {
+    Me {
+        handle: p.handle,
+        organisation: p.organisation,
+        organisation_kind: p.organisation_kind.as_str().to_owned(),
+        role: p.role.as_str().to_owned(),
+        device_id: p.device_id,
+        device: p.device_name,
+        actor_id: p.actor_id,
     }
 }
 
 /// Who is signed in, on which device.
 async fn me(Authenticated(p): Authenticated) -> Json<Me> {
-    Json(Me::from(p))
+    Json(me_of(p))
 }
 
 async fn sync_ticket(
@@ -132,17 +131,15 @@ async fn sync_ticket(
     Ok(Json(Ticket { ticket, expires_at }))
 }
 
-impl From<CaseSummary> for CaseItem {
-    /// A case as listed, without its restricted record.
-    fn from(c: CaseSummary) -> Self {
-        CaseItem {
-            id: c.id,
-            document_id: c.document_id,
-            label: c.label,
-            address_status: c.address_status,
-            last_visit_at: c.last_visit_at,
-            restricted_document_id: None,
-        }
+/// A case as listed, without its restricted record.
+fn case_item(c: CaseSummary) -> CaseItem {
+    CaseItem {
+        id: c.id,
+        document_id: c.document_id,
+        label: c.label,
+        address_status: c.address_status,
+        last_visit_at: c.last_visit_at,
+        restricted_document_id: None,
     }
 }
 
@@ -154,7 +151,7 @@ async fn caseload(
         return Err(ApiError::Forbidden("this role has no caseload"));
     }
     let cases = state.store.caseload(p.organisation_id).await?;
-    Ok(Json(cases.into_iter().map(CaseItem::from).collect()))
+    Ok(Json(cases.into_iter().map(case_item).collect()))
 }
 
 /// One case, for a reader on its team; any other reader is told it does not
@@ -186,7 +183,7 @@ async fn case(
         .filter(|_| restricted_readable);
     Ok(Json(CaseItem {
         restricted_document_id,
-        ..CaseItem::from(case)
+        ..case_item(case)
     }))
 }
 

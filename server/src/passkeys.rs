@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::post};
 use serde::{Deserialize, Serialize};
 use veldwerk_core::api::identity::{
-    CeremonyFinish, CeremonyStart, LoggedOut, LoginStart, Logout, Me, RegisterStart,
+    CeremonyFinish, CeremonyStart, LoggedOut, LoginStart, Logout, RegisterStart,
 };
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
@@ -390,7 +390,11 @@ async fn start_session(
         .create_session(&secret_hash(&token), principal.device_id, now, now + max)
         .await?;
     let cookie = session_cookie_header(&token, max / 1000, state.config.secure_cookies());
-    Ok(([(header::SET_COOKIE, cookie)], Json(Me::from(principal))).into_response())
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(crate::api::me_of(principal)),
+    )
+        .into_response())
 }
 
 /// An audit entry for something a principal did through the API.
