@@ -9,6 +9,7 @@ mod chunks;
 pub mod client;
 mod document_id;
 pub mod identity;
+pub mod judge;
 pub mod monitor;
 mod names;
 pub mod protocol;

@@ -18,10 +18,11 @@ use automerge::{Automerge, Change, ChangeHash};
 use tokio::sync::{Mutex, Notify, mpsc};
 use veldwerk_core::DocumentId;
 use veldwerk_core::api::QuarantineNotice;
-use veldwerk_core::case::{CaseProjection, CaseRecord, Touched};
+use veldwerk_core::case::CaseProjection;
 use veldwerk_core::identity::{Compartment, Standing};
+use veldwerk_core::judge::{Binding, Judged, Refusal, Verdict, judge_changes};
 use veldwerk_core::protocol::{Message, PeerId};
-use veldwerk_core::rules::{self, DiffDoc, Writer};
+use veldwerk_core::rules::Writer;
 use veldwerk_core::session::SyncSession;
 
 use crate::metrics::Metrics;
@@ -30,9 +31,6 @@ use crate::store::{
     AuditEntry, ChangeBatch, DocumentNews, DocumentWrite, NewCaseRecord, NewChange, Principal,
     QuarantinedChange, Store, StoreError,
 };
-
-/// After this many refused changes in one sync message, the rest are refused unjudged.
-const MAX_JUDGED_REFUSALS: usize = 16;
 
 /// Identifies one WebSocket connection within this process.
 pub type ConnectionId = u64;
@@ -200,18 +198,6 @@ pub struct DocRegistry {
 pub struct PendingDoc {
     doc: Automerge,
     session: SyncSession,
-}
-
-/// The outcome of checking new changes against the rules.
-struct Verdict {
-    accepted: Vec<Change>,
-    quarantined: Vec<(Change, String)>,
-    bind_actors: Vec<String>,
-    /// The document holding only the accepted changes, when some were refused.
-    rebuilt: Option<Automerge>,
-    projection: Option<CaseProjection>,
-    /// The visits the accepted changes touched, when known (else all).
-    changed_visits: Option<Vec<String>>,
 }
 
 impl DocRegistry {
@@ -382,10 +368,10 @@ impl DocRegistry {
             Metrics::add(&self.metrics.changes_stored_total, verdict.accepted.len());
             Metrics::add(
                 &self.metrics.changes_quarantined_total,
-                verdict.quarantined.len(),
+                verdict.refused.len(),
             );
             live.logged_changes += verdict.accepted.len();
-            live.projection = verdict.projection;
+            live.projection = verdict.judged.projection;
             if let Some(clean) = verdict.rebuilt {
                 live.doc = clean;
                 if let Some(peer) = live.peers.get_mut(&from.connection) {
@@ -394,13 +380,17 @@ impl DocRegistry {
                     peer.session.reset();
                 }
             }
-            if let Some((change, reason)) = verdict.quarantined.first() {
+            if let Some((change, reason)) = verdict.refused.first() {
                 // One message per sync message, however many were refused:
                 // the peer learns why, and its outbox does not overflow.
-                let count = verdict.quarantined.len();
+                let count = verdict.refused.len();
                 tracing::warn!(document = %id, device = from.principal.device_id, count, "changes quarantined");
-                let notice =
-                    QuarantineNotice::first_of(change.hash().to_string(), id, reason, count);
+                let notice = QuarantineNotice::first_of(
+                    change.hash().to_string(),
+                    id,
+                    &reason.to_string(),
+                    count,
+                );
                 from.outbox.send(Message::Error {
                     sender_id: self.server_peer.clone(),
                     target_id: Some(from.peer_id.clone()),
@@ -456,22 +446,19 @@ impl DocRegistry {
             )
             .await?;
         let now = now_ms();
-        if !verdict.quarantined.is_empty() || verdict.projection.is_none() {
-            let mut refused = verdict.quarantined;
-            refused.extend(verdict.accepted.into_iter().map(|c| {
-                (
-                    c,
-                    "the document would not be a valid case record".to_owned(),
-                )
-            }));
-            let reasons = refused.iter().map(|(_, r)| r.clone()).collect();
+        if !verdict.refused.is_empty() || verdict.judged.projection.is_none() {
+            let mut refused = verdict.refused;
+            refused.extend(verdict.accepted.into_iter().map(|c| (c, Refusal::NotACase)));
+            let reasons = refused.iter().map(|(_, r)| r.to_string()).collect();
             let refused = Verdict {
                 accepted: Vec::new(),
-                quarantined: refused,
+                refused,
                 bind_actors: Vec::new(),
                 rebuilt: None,
-                projection: None,
-                changed_visits: None,
+                judged: Judged {
+                    projection: None,
+                    changed_visits: None,
+                },
             };
             let batch = batch(id, from.principal, None, Compartment::General, &refused);
             self.store
@@ -515,7 +502,7 @@ impl DocRegistry {
             last_used: Instant::now(),
             logged_changes: verdict.accepted.len(),
             loaded_seq: last_seq,
-            projection: verdict.projection.clone(),
+            projection: verdict.judged.projection.clone(),
         });
         live.peers.insert(
             from.connection,
@@ -685,10 +672,8 @@ impl DocRegistry {
         self.broadcast(id, live);
     }
 
-    /// Checks new changes: each must come from an actor id bound to the
-    /// sender's device (or not yet bound), and the document must stay a valid
-    /// case record. The common case costs one validation; when something is
-    /// refused, the changes are replayed one by one to keep all the good ones.
+    /// Judges new changes (`core::judge`): first learns how the store knows
+    /// their actor ids, then judges them for the sender.
     #[allow(clippy::too_many_arguments)]
     async fn check(
         &self,
@@ -701,110 +686,41 @@ impl DocRegistry {
         compartment: Compartment,
         standing: Standing,
     ) -> Result<Verdict, SyncRefusal> {
-        let mut bind_actors = Vec::new();
-        // Refusals known before replaying anything: changes by another
-        // device's actor id, and changes with an operation outside the schema
-        // (which the state they leave may not show).
-        let mut refusals: HashMap<ChangeHash, String> = HashMap::new();
-        for change in &changes {
-            if let Err(e) = veldwerk_core::case::check_operations(doc, change, compartment) {
-                refusals.insert(
-                    change.hash(),
-                    format!("the case record would break a rule: {e}"),
-                );
-            }
-        }
+        let mut binding: HashMap<String, Binding> = HashMap::new();
         for change in &changes {
             let actor = change.actor_id().to_hex_string();
-            if from.own_actors.contains(&actor) || bind_actors.contains(&actor) {
+            if binding.contains_key(&actor) {
+                continue;
+            }
+            if from.own_actors.contains(&actor) {
+                binding.insert(actor, Binding::Sender);
                 continue;
             }
             let device = match write.as_deref_mut() {
                 Some(write) => write.actor_device(&actor).await,
                 None => self.store.actor_device(&actor).await,
             };
-            match device.map_err(SyncRefusal::Storage)? {
+            let known = match device.map_err(SyncRefusal::Storage)? {
                 Some(device) if device == from.principal.device_id => {
-                    from.own_actors.insert(actor);
+                    from.own_actors.insert(actor.clone());
+                    Binding::Sender
                 }
-                Some(_) => {
-                    refusals.insert(
-                        change.hash(),
-                        format!("actor id {actor} belongs to another device"),
-                    );
-                }
-                None => bind_actors.push(actor),
-            }
-        }
-
-        if refusals.is_empty()
-            && let Ok(judged) = judge(doc, before, compartment, from.principal, standing, previous)
-        {
-            return Ok(Verdict {
-                accepted: changes,
-                quarantined: Vec::new(),
-                bind_actors,
-                rebuilt: None,
-                projection: judged.projection,
-                changed_visits: judged.changed_visits,
-            });
-        }
-
-        let mut clean = doc
-            .fork_at(before)
-            .map_err(|e| SyncRefusal::Automerge(e.to_string()))?;
-        let mut accepted = Vec::new();
-        let mut quarantined = Vec::new();
-        let mut refused: HashSet<ChangeHash> = HashSet::new();
-        for change in changes {
-            let reason = if refused.len() >= MAX_JUDGED_REFUSALS {
-                // Judging costs a pass over the document; a message full of
-                // refusals must not hold the document for everyone else.
-                Some("not checked: too many refused changes in one message".to_owned())
-            } else if change.deps().iter().any(|d| refused.contains(d)) {
-                Some("it depends on a quarantined change".to_owned())
-            } else if let Some(reason) = refusals.remove(&change.hash()) {
-                Some(reason)
-            } else {
-                let heads = clean.get_heads();
-                clean
-                    .apply_changes([change.clone()])
-                    .map_err(|e| SyncRefusal::Automerge(e.to_string()))?;
-                match judge(&clean, &heads, compartment, from.principal, standing, None) {
-                    Ok(_) => None,
-                    Err(reason) => {
-                        clean = clean
-                            .fork_at(&heads)
-                            .map_err(|e| SyncRefusal::Automerge(e.to_string()))?;
-                        Some(reason)
-                    }
-                }
+                Some(_) => Binding::OtherDevice,
+                None => Binding::Unbound,
             };
-            match reason {
-                Some(reason) => {
-                    refused.insert(change.hash());
-                    quarantined.push((change, reason));
-                }
-                None => accepted.push(change),
-            }
+            binding.insert(actor, known);
         }
-        let used: HashSet<String> = accepted
-            .iter()
-            .map(|c| c.actor_id().to_hex_string())
-            .collect();
-        bind_actors.retain(|a| used.contains(a));
-        let projection = match compartment {
-            Compartment::General => CaseRecord::new(&clean).project().ok(),
-            Compartment::Restricted => None,
-        };
-        Ok(Verdict {
-            accepted,
-            quarantined,
-            bind_actors,
-            rebuilt: Some(clean),
-            projection,
-            changed_visits: None,
-        })
+        let writer = writer(from.principal, standing);
+        judge_changes(
+            doc,
+            before,
+            changes,
+            compartment,
+            &writer,
+            previous,
+            &binding,
+        )
+        .map_err(|e| SyncRefusal::Automerge(e.to_string()))
     }
 
     /// Sends every peer of a document what it lacks. Called only after every
@@ -849,55 +765,14 @@ impl DocRegistry {
     }
 }
 
-/// What judging found: the projection of a general record, and which visits
-/// changed when that is known.
-struct Judged {
-    projection: Option<CaseProjection>,
-    changed_visits: Option<Vec<String>>,
-}
-
-/// Checks the changes from `before` to the document's heads against the write
-/// rules and the schema of its compartment. Given the projection at `before`
-/// (`previous`), a general record is validated by what the changes touched.
-fn judge(
-    doc: &Automerge,
-    before: &[ChangeHash],
-    compartment: Compartment,
-    principal: &Principal,
-    standing: Standing,
-    previous: Option<&CaseProjection>,
-) -> Result<Judged, String> {
-    let writer = Writer {
+/// The writer the rules judge a principal's changes as.
+fn writer(principal: &Principal, standing: Standing) -> Writer<'_> {
+    Writer {
         handle: &principal.handle,
         organisation: &principal.organisation,
         organisation_kind: principal.organisation_kind,
         role: principal.role,
         standing,
-    };
-    let paths = doc.changed_paths(before, &doc.get_heads());
-    rules::check_paths(doc, before, &paths, compartment, &writer)
-        .map_err(|e| format!("the write rules forbid it: {e}"))?;
-    let record = CaseRecord::new(doc);
-    let broken = |e| format!("the case record would break a rule: {e}");
-    match (compartment, previous) {
-        (Compartment::General, Some(previous)) if !before.is_empty() => {
-            let touched = Touched::from_paths(&paths);
-            Ok(Judged {
-                projection: Some(record.project_changed(previous, &touched).map_err(broken)?),
-                changed_visits: touched.visit_ids(),
-            })
-        }
-        (Compartment::General, _) => Ok(Judged {
-            projection: Some(record.project().map_err(broken)?),
-            changed_visits: None,
-        }),
-        (Compartment::Restricted, _) => {
-            record.validate_restricted().map_err(broken)?;
-            Ok(Judged {
-                projection: None,
-                changed_visits: None,
-            })
-        }
     }
 }
 
@@ -959,7 +834,7 @@ fn batch(
             format!("{} changes", verdict.accepted.len()),
         ));
     }
-    for (change, _) in &verdict.quarantined {
+    for (change, _) in &verdict.refused {
         entries.push(audit(
             "change.quarantine",
             format!("change {}", change.hash()),
@@ -977,19 +852,14 @@ fn batch(
                 bytes: c.raw_bytes().to_vec(),
             })
             .collect(),
-        quarantined: verdict
-            .quarantined
-            .iter()
-            .cloned()
-            .map(quarantined)
-            .collect(),
+        quarantined: verdict.refused.iter().map(quarantined).collect(),
         bind_actors: verdict.bind_actors.clone(),
         projection: if verdict.accepted.is_empty() {
             None
         } else {
-            verdict.projection.clone()
+            verdict.judged.projection.clone()
         },
-        changed_visits: verdict.changed_visits.clone(),
+        changed_visits: verdict.judged.changed_visits.clone(),
     }
 }
 
@@ -998,7 +868,8 @@ fn batch(
 /// would otherwise put megabytes into the database each time it is sent).
 const MAX_QUARANTINED_BYTES: usize = 64 * 1024;
 
-fn quarantined((change, reason): (Change, String)) -> QuarantinedChange {
+fn quarantined((change, refusal): &(Change, Refusal)) -> QuarantinedChange {
+    let reason = refusal.to_string();
     let raw = change.raw_bytes();
     let (bytes, reason) = if raw.len() <= MAX_QUARANTINED_BYTES {
         (raw.to_vec(), reason)
