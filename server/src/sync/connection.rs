@@ -13,7 +13,9 @@ use veldwerk_core::api::{CloseCode, DEVICE_REVOKED_MESSAGE, SIGNED_OUT_MESSAGE};
 use veldwerk_core::identity::{Compartment, Standing, may_read};
 use veldwerk_core::protocol::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
 
-use super::docs::{ConnectionId, Creation, Outbox, Outgoing, PendingDoc, Sender};
+use super::docs::{ConnectionId, Creation, Sender};
+use super::live::PendingDoc;
+use super::outbox::{Outbox, Outgoing};
 use crate::AppState;
 use crate::metrics::Metrics;
 use crate::store::{AuditEntry, Principal};

@@ -10,12 +10,11 @@
 //! least recently used first, when more than `max_loaded_documents` are loaded.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant};
 
 use automerge::{Automerge, Change, ChangeHash};
-use tokio::sync::{Mutex, Notify, mpsc};
+use tokio::sync::Mutex;
 use veldwerk_core::DocumentId;
 use veldwerk_core::api::QuarantineNotice;
 use veldwerk_core::case::CaseProjection;
@@ -25,104 +24,15 @@ use veldwerk_core::protocol::{Message, PeerId};
 use veldwerk_core::rules::Writer;
 use veldwerk_core::session::SyncSession;
 
+use super::batch::batch;
+use super::live::{DocPeer, LiveDoc, PendingDoc};
+use super::outbox::Outbox;
 use crate::metrics::Metrics;
 use crate::now_ms;
-use crate::store::{
-    AuditEntry, ChangeBatch, DocumentNews, DocumentWrite, NewCaseRecord, NewChange, Principal,
-    QuarantinedChange, Store, StoreError,
-};
+use crate::store::{DocumentWrite, NewCaseRecord, Principal, Store, StoreError};
 
 /// Identifies one WebSocket connection within this process.
 pub type ConnectionId = u64;
-
-/// Bytes a queued message is counted as beyond its encoding: what the queue
-/// spends to hold it, so that many tiny messages are counted honestly too.
-const QUEUED_MESSAGE_OVERHEAD: usize = 64;
-
-/// The way to a connection's socket. Bounded in bytes: a peer that does not
-/// read its messages is disconnected rather than allowed to fill the server's
-/// memory, however large or many the messages queued for it.
-///
-/// Messages are queued encoded and boxed as slices: the channel allocates its
-/// slots in blocks of 32 up front, so a slot is kept small (BENCHMARKS.md,
-/// "Third pass"), and what is queued is counted exactly.
-#[derive(Clone, Debug)]
-pub struct Outbox {
-    tx: mpsc::UnboundedSender<Box<[u8]>>,
-    queued: Arc<AtomicUsize>,
-    limit: usize,
-    too_slow: Arc<Notify>,
-}
-
-/// The connection's end of its [`Outbox`]: what is taken out no longer counts.
-#[derive(Debug)]
-pub struct Outgoing {
-    rx: mpsc::UnboundedReceiver<Box<[u8]>>,
-    queued: Arc<AtomicUsize>,
-}
-
-impl Outbox {
-    /// An outbox holding at most `limit` bytes; a message larger than that is
-    /// still queued when nothing else is, so one large document always fits.
-    pub fn new(limit: usize) -> (Self, Outgoing, Arc<Notify>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        let queued = Arc::new(AtomicUsize::new(0));
-        let too_slow = Arc::new(Notify::new());
-        (
-            Self {
-                tx,
-                queued: queued.clone(),
-                limit,
-                too_slow: too_slow.clone(),
-            },
-            Outgoing { rx, queued },
-            too_slow,
-        )
-    }
-
-    /// Queues a message; one that would take the queue past its limit is
-    /// dropped, and the peer marked as too slow.
-    pub fn send(&self, message: Message) -> bool {
-        let encoded = message.encode().into_boxed_slice();
-        let cost = encoded.len() + QUEUED_MESSAGE_OVERHEAD;
-        let before = self.queued.fetch_add(cost, Ordering::AcqRel);
-        if before > 0 && before + cost > self.limit {
-            self.queued.fetch_sub(cost, Ordering::AcqRel);
-            self.too_slow.notify_one();
-            return false;
-        }
-        if self.tx.send(encoded).is_err() {
-            self.queued.fetch_sub(cost, Ordering::AcqRel);
-            return false;
-        }
-        true
-    }
-}
-
-impl Outgoing {
-    fn taken(&self, message: Box<[u8]>) -> Box<[u8]> {
-        self.queued
-            .fetch_sub(message.len() + QUEUED_MESSAGE_OVERHEAD, Ordering::AcqRel);
-        message
-    }
-
-    /// The next queued message, encoded.
-    pub async fn recv(&mut self) -> Option<Box<[u8]>> {
-        let message = self.rx.recv().await?;
-        Some(self.taken(message))
-    }
-
-    /// A queued message, if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Box<[u8]>> {
-        let message = self.rx.try_recv().ok()?;
-        Some(self.taken(message))
-    }
-
-    /// Bytes queued now, as counted against the limit.
-    pub fn queued(&self) -> usize {
-        self.queued.load(Ordering::Acquire)
-    }
-}
 
 /// Who is sending a sync message, and where replies go.
 pub struct Sender<'a> {
@@ -158,28 +68,6 @@ pub enum Creation {
     Refused { reasons: Vec<String> },
 }
 
-struct DocPeer {
-    peer_id: PeerId,
-    session: SyncSession,
-    outbox: Outbox,
-}
-
-/// One document loaded in memory, with the peers syncing it.
-pub struct LiveDoc {
-    doc: Automerge,
-    case_id: Option<i64>,
-    compartment: Compartment,
-    peers: HashMap<ConnectionId, DocPeer>,
-    last_used: Instant,
-    logged_changes: usize,
-    /// The highest change `seq` of the store this holds: everything logged up
-    /// to it is in `doc`. Other nodes' commits come after it.
-    loaded_seq: i64,
-    /// The validated projection of `doc` as it is, when known: new changes
-    /// are then validated by what they touch, not by the whole record.
-    projection: Option<CaseProjection>,
-}
-
 type Slot = Arc<Mutex<Option<LiveDoc>>>;
 
 /// All documents in memory on this server node.
@@ -191,13 +79,6 @@ pub struct DocRegistry {
     compact_after: usize,
     /// Documents kept loaded at most, as far as none of them is open.
     max_loaded: usize,
-}
-
-/// A document being created offline, before it validates: kept per connection.
-#[derive(Default)]
-pub struct PendingDoc {
-    doc: Automerge,
-    session: SyncSession,
 }
 
 impl DocRegistry {
@@ -773,117 +654,6 @@ fn writer(principal: &Principal, standing: Standing) -> Writer<'_> {
         organisation_kind: principal.organisation_kind,
         role: principal.role,
         standing,
-    }
-}
-
-impl LiveDoc {
-    /// Adds what other nodes committed (see `Store::document_news`).
-    fn absorb(&mut self, news: DocumentNews) -> Result<(), String> {
-        if !news.is_empty() {
-            // Others' changes were not validated here against this projection.
-            self.projection = None;
-        }
-        if let Some(snapshot) = &news.snapshot {
-            self.doc
-                .load_incremental(snapshot)
-                .map_err(|e| e.to_string())?;
-            self.logged_changes = 0;
-        }
-        if !news.changes.is_empty() {
-            self.doc
-                .load_incremental(&news.changes.concat())
-                .map_err(|e| e.to_string())?;
-            self.logged_changes += news.changes.len();
-        }
-        self.loaded_seq = self.loaded_seq.max(news.last_seq);
-        Ok(())
-    }
-
-    /// Drops whatever was applied after `heads`: it was never stored.
-    fn rewind(&mut self, heads: &[ChangeHash]) {
-        match self.doc.fork_at(heads) {
-            Ok(doc) => self.doc = doc,
-            Err(e) => {
-                tracing::error!(error = %e, "could not rewind a document to its stored state")
-            }
-        }
-    }
-}
-
-fn batch(
-    id: DocumentId,
-    principal: &Principal,
-    case_id: Option<i64>,
-    compartment: Compartment,
-    verdict: &Verdict,
-) -> ChangeBatch {
-    let audit = |action: &'static str, detail: String| AuditEntry {
-        user_id: Some(principal.user_id),
-        device_id: Some(principal.device_id),
-        organisation_id: Some(principal.organisation_id),
-        action,
-        case_id,
-        compartment: Some(compartment.as_str().into()),
-        via: "sync",
-        detail,
-    };
-    let mut entries = Vec::new();
-    if !verdict.accepted.is_empty() {
-        entries.push(audit(
-            "case.change",
-            format!("{} changes", verdict.accepted.len()),
-        ));
-    }
-    for (change, _) in &verdict.refused {
-        entries.push(audit(
-            "change.quarantine",
-            format!("change {}", change.hash()),
-        ));
-    }
-    ChangeBatch {
-        document_id: id.to_string(),
-        device_id: principal.device_id,
-        audit: entries,
-        changes: verdict
-            .accepted
-            .iter()
-            .map(|c| NewChange {
-                hash: c.hash().to_string(),
-                bytes: c.raw_bytes().to_vec(),
-            })
-            .collect(),
-        quarantined: verdict.refused.iter().map(quarantined).collect(),
-        bind_actors: verdict.bind_actors.clone(),
-        projection: if verdict.accepted.is_empty() {
-            None
-        } else {
-            verdict.judged.projection.clone()
-        },
-        changed_visits: verdict.judged.changed_visits.clone(),
-    }
-}
-
-/// The largest refused change whose bytes are kept for inspection; of a
-/// larger one only its hash, size and reason are (a frame of refused changes
-/// would otherwise put megabytes into the database each time it is sent).
-const MAX_QUARANTINED_BYTES: usize = 64 * 1024;
-
-fn quarantined((change, refusal): &(Change, Refusal)) -> QuarantinedChange {
-    let reason = refusal.to_string();
-    let raw = change.raw_bytes();
-    let (bytes, reason) = if raw.len() <= MAX_QUARANTINED_BYTES {
-        (raw.to_vec(), reason)
-    } else {
-        let note = format!(
-            "{reason} (its {} bytes were not kept: more than {MAX_QUARANTINED_BYTES})",
-            raw.len()
-        );
-        (Vec::new(), note)
-    };
-    QuarantinedChange {
-        hash: change.hash().to_string(),
-        bytes,
-        reason,
     }
 }
 

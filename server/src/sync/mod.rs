@@ -2,9 +2,12 @@
 //! upgrade is authenticated (session cookie, bearer token or single-use
 //! ticket) before any frame is read.
 
+mod batch;
 mod connection;
 pub mod docs;
 pub mod fanout;
+mod live;
+pub mod outbox;
 
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::HeaderMap;

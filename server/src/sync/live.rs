@@ -1,0 +1,78 @@
+//! A document in memory: the automerge document, the peers syncing it, and
+//! how far it follows the store.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use automerge::{Automerge, ChangeHash};
+use veldwerk_core::case::CaseProjection;
+use veldwerk_core::identity::Compartment;
+use veldwerk_core::protocol::PeerId;
+use veldwerk_core::session::SyncSession;
+
+use super::docs::ConnectionId;
+use super::outbox::Outbox;
+use crate::store::DocumentNews;
+
+pub(super) struct DocPeer {
+    pub(super) peer_id: PeerId,
+    pub(super) session: SyncSession,
+    pub(super) outbox: Outbox,
+}
+
+/// One document loaded in memory, with the peers syncing it.
+pub struct LiveDoc {
+    pub(super) doc: Automerge,
+    pub(super) case_id: Option<i64>,
+    pub(super) compartment: Compartment,
+    pub(super) peers: HashMap<ConnectionId, DocPeer>,
+    pub(super) last_used: Instant,
+    pub(super) logged_changes: usize,
+    /// The highest change `seq` of the store this holds: everything logged up
+    /// to it is in `doc`. Other nodes' commits come after it.
+    pub(super) loaded_seq: i64,
+    /// The validated projection of `doc` as it is, when known: new changes
+    /// are then validated by what they touch, not by the whole record.
+    pub(super) projection: Option<CaseProjection>,
+}
+
+/// A document being created offline, before it validates: kept per connection.
+#[derive(Default)]
+pub struct PendingDoc {
+    pub(super) doc: Automerge,
+    pub(super) session: SyncSession,
+}
+
+impl LiveDoc {
+    /// Adds what other nodes committed (see `Store::document_news`).
+    pub(super) fn absorb(&mut self, news: DocumentNews) -> Result<(), String> {
+        if !news.is_empty() {
+            // Others' changes were not validated here against this projection.
+            self.projection = None;
+        }
+        if let Some(snapshot) = &news.snapshot {
+            self.doc
+                .load_incremental(snapshot)
+                .map_err(|e| e.to_string())?;
+            self.logged_changes = 0;
+        }
+        if !news.changes.is_empty() {
+            self.doc
+                .load_incremental(&news.changes.concat())
+                .map_err(|e| e.to_string())?;
+            self.logged_changes += news.changes.len();
+        }
+        self.loaded_seq = self.loaded_seq.max(news.last_seq);
+        Ok(())
+    }
+
+    /// Drops whatever was applied after `heads`: it was never stored.
+    pub(super) fn rewind(&mut self, heads: &[ChangeHash]) {
+        match self.doc.fork_at(heads) {
+            Ok(doc) => self.doc = doc,
+            Err(e) => {
+                tracing::error!(error = %e, "could not rewind a document to its stored state")
+            }
+        }
+    }
+}
