@@ -8,6 +8,8 @@ pub mod docs;
 pub mod fanout;
 mod live;
 pub mod outbox;
+#[cfg(test)]
+mod registry_tests;
 
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
