@@ -33,6 +33,19 @@ pub struct ServeArgs {
     /// Ephemeral messages one connection may send per second (and in a burst).
     #[arg(long, env = "VELDWERK_EPHEMERAL_PER_SEC", default_value_t = 20)]
     pub ephemeral_per_sec: u32,
+    /// Documents one connection may have open at once (a tablet opens its
+    /// caseload's records, two per family); past it, more are refused.
+    #[arg(long, env = "VELDWERK_MAX_OPEN_DOCUMENTS", default_value_t = 5_000)]
+    pub max_open_documents: usize,
+    /// Documents one connection may ask for a second, beyond a burst as large
+    /// as the open-document limit (a tablet asks for its whole caseload at
+    /// once); each costs an access check and often a load.
+    #[arg(
+        long,
+        env = "VELDWERK_DOCUMENT_REQUESTS_PER_SEC",
+        default_value_t = 100
+    )]
+    pub document_requests_per_sec: u32,
     /// Seconds a document with no connected peer stays in memory.
     #[arg(long, env = "VELDWERK_IDLE_UNLOAD_SECS", default_value_t = 60)]
     pub idle_unload_secs: u64,
@@ -92,6 +105,8 @@ pub struct Config {
     pub max_queued_bytes: usize,
     pub max_ephemeral_bytes: usize,
     pub ephemeral_per_sec: u32,
+    pub max_open_documents: usize,
+    pub document_requests_per_sec: u32,
     pub idle_unload: Duration,
     pub max_loaded_documents: usize,
     pub compact_after: usize,
@@ -143,6 +158,8 @@ impl std::fmt::Debug for Config {
             .field("max_queued_bytes", &self.max_queued_bytes)
             .field("max_ephemeral_bytes", &self.max_ephemeral_bytes)
             .field("ephemeral_per_sec", &self.ephemeral_per_sec)
+            .field("max_open_documents", &self.max_open_documents)
+            .field("document_requests_per_sec", &self.document_requests_per_sec)
             .field("idle_unload", &self.idle_unload)
             .field("max_loaded_documents", &self.max_loaded_documents)
             .field("compact_after", &self.compact_after)
@@ -171,6 +188,10 @@ pub enum ConfigError {
     EphemeralLimit(usize),
     #[error("VELDWERK_EPHEMERAL_PER_SEC must be at least 1")]
     EphemeralRate,
+    #[error(
+        "VELDWERK_MAX_OPEN_DOCUMENTS and VELDWERK_DOCUMENT_REQUESTS_PER_SEC must be at least 1"
+    )]
+    DocumentLimits,
     #[error("VELDWERK_MAX_LOADED_DOCUMENTS must be at least 1")]
     MaxLoaded,
     #[error("VELDWERK_COMPACT_AFTER must be at least 1")]
@@ -220,6 +241,9 @@ impl ServeArgs {
         if self.ephemeral_per_sec == 0 {
             return Err(ConfigError::EphemeralRate);
         }
+        if self.max_open_documents == 0 || self.document_requests_per_sec == 0 {
+            return Err(ConfigError::DocumentLimits);
+        }
         if self.max_loaded_documents == 0 {
             return Err(ConfigError::MaxLoaded);
         }
@@ -242,6 +266,8 @@ impl ServeArgs {
             max_queued_bytes: self.max_queued_bytes,
             max_ephemeral_bytes: self.max_ephemeral_bytes,
             ephemeral_per_sec: self.ephemeral_per_sec,
+            max_open_documents: self.max_open_documents,
+            document_requests_per_sec: self.document_requests_per_sec,
             idle_unload: Duration::from_secs(self.idle_unload_secs),
             max_loaded_documents: self.max_loaded_documents,
             compact_after: self.compact_after,

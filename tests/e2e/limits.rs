@@ -1,7 +1,8 @@
 //! Abuse limits on a sync connection, tried the way a hostile or broken
 //! client would: a socket that stops reading while sign-outs pile up,
 //! ephemeral messages that are too large or too many, a reader that falls
-//! behind, and a client that writes fast and reads everything.
+//! behind, a client that writes fast and reads everything, and one that asks
+//! for more documents, or faster, than a tablet ever does.
 
 use std::time::Duration;
 
@@ -283,7 +284,86 @@ async fn a_fast_writer_that_reads_everything_is_served(db: Db) {
     assert_eq!(reading.await.unwrap(), Ok(REQUESTS));
 }
 
+fn request(link: &Link, id: DocumentId) -> Message {
+    Message::Request {
+        sender_id: link.conn.peer_id().clone(),
+        target_id: "veldwerk-server".into(),
+        document_id: id.to_string(),
+        data: Vec::new(),
+    }
+}
+
+/// A connection may have so many documents open at once: one more is
+/// refused with an error naming the limit, and those open keep syncing.
+async fn documents_past_the_open_limit_are_refused(db: Db) {
+    let server = TestServer::start_with(db, |config| config.max_open_documents = 3).await;
+    let worker = server
+        .user(ORG, OrganisationKind::YouthCare, "tom", Role::FieldWorker)
+        .await;
+    let mut cases = Vec::new();
+    for n in 0..4 {
+        cases.push(server.create_case(&worker, &format!("Familie {n}")).await);
+    }
+    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
+    for id in &cases[..3] {
+        link.fetch(*id).await.unwrap();
+    }
+    link.send(&request(&link, cases[3])).await;
+    let error = link.next_error().await.unwrap();
+    assert!(
+        error.contains("at most 3 documents") && error.contains("VELDWERK_MAX_OPEN_DOCUMENTS"),
+        "{error}"
+    );
+    assert_eq!(metric(&server, "document_requests_refused_total").await, 1);
+
+    // The open ones are still served, and another connection gets the fourth.
+    let mut doc = link.fetch(cases[0]).await.unwrap();
+    link.sync(cases[0], &mut doc).await.unwrap();
+    let mut other = Link::bearer(&server.ws(""), &worker.token).await;
+    other.fetch(cases[3]).await.unwrap();
+}
+
+/// Requests for documents past the rate (beyond the burst) are refused, and
+/// the sender told once; a second later they are answered again.
+async fn requests_for_documents_past_the_rate_are_refused(db: Db) {
+    let server = TestServer::start_with(db, |config| {
+        config.max_open_documents = 5;
+        config.document_requests_per_sec = 5;
+    })
+    .await;
+    let worker = server
+        .user(ORG, OrganisationKind::YouthCare, "tom", Role::FieldWorker)
+        .await;
+    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
+    for _ in 0..50 {
+        link.send(&request(&link, unknown_document())).await;
+    }
+    let last = unknown_document();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    link.send(&request(&link, last)).await;
+    let (mut answered, mut told) = (0, Vec::new());
+    loop {
+        match link.next().await.unwrap() {
+            Message::DocUnavailable { document_id, .. } if document_id == last.to_string() => {
+                break;
+            }
+            Message::DocUnavailable { .. } => answered += 1,
+            Message::Error { message, .. } => told.push(message),
+            _ => {}
+        }
+    }
+    assert!((5..=10).contains(&answered), "{answered} of 50 answered");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].contains("VELDWERK_DOCUMENT_REQUESTS_PER_SEC"),
+        "{told:?}"
+    );
+    assert!(metric(&server, "document_requests_refused_total").await >= 40);
+}
+
 on_both_databases!(
+    documents_past_the_open_limit_are_refused,
+    requests_for_documents_past_the_rate_are_refused,
     a_sign_out_missed_in_a_flood_still_closes_the_socket,
     readers_that_fall_behind_are_closed_by_bytes_queued,
     ephemeral_messages_past_the_limits_are_dropped,

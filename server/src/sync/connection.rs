@@ -60,11 +60,14 @@ struct Connection {
     pending: HashMap<DocumentId, PendingDoc>,
     own_actors: HashSet<String>,
     ephemeral: Rate,
+    /// Requests for documents this connection does not have open yet.
+    document_requests: Rate,
 }
 
-/// A token bucket: `per_sec` tokens a second, at most `per_sec` saved up.
+/// A token bucket: `per_sec` tokens a second, at most `burst` saved up.
 struct Rate {
     per_sec: f64,
+    burst: f64,
     tokens: f64,
     at: std::time::Instant,
     /// When the peer was last told it is over the rate: at most once a second.
@@ -72,10 +75,12 @@ struct Rate {
 }
 
 impl Rate {
-    fn new(per_sec: u32) -> Self {
+    fn new(per_sec: u32, burst: usize) -> Self {
+        let burst = (burst as f64).max(1.0);
         Self {
             per_sec: f64::from(per_sec),
-            tokens: f64::from(per_sec),
+            burst,
+            tokens: burst,
             at: std::time::Instant::now(),
             told: None,
         }
@@ -85,7 +90,7 @@ impl Rate {
     fn take(&mut self, now: std::time::Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
         self.at = now;
-        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.per_sec);
+        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.burst);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -166,7 +171,14 @@ pub async fn run(
     let mut shutdown = state.shutdown.clone();
     let device_id = principal.device_id;
     let max_frame = state.config.max_frame_bytes;
-    let state_ephemeral_rate = state.config.ephemeral_per_sec;
+    let ephemeral = Rate::new(
+        state.config.ephemeral_per_sec,
+        state.config.ephemeral_per_sec as usize,
+    );
+    let document_requests = Rate::new(
+        state.config.document_requests_per_sec,
+        state.config.max_open_documents,
+    );
     let mut connection = Connection {
         id,
         own_actors: HashSet::from([principal.actor_id.clone()]),
@@ -178,7 +190,8 @@ pub async fn run(
         open: HashSet::new(),
         audited: HashSet::new(),
         pending: HashMap::new(),
-        ephemeral: Rate::new(state_ephemeral_rate),
+        ephemeral,
+        document_requests,
     };
 
     let close = loop {
@@ -518,11 +531,44 @@ impl Connection {
     }
 
     /// A `sync` may register a new household; a `request` only asks for a document.
+    /// Whether this connection may ask for one more document it does not have
+    /// open: within the rate of such requests and the documents it may have
+    /// open at once. The peer is told which limit it met (for the rate, at
+    /// most once a second).
+    fn may_open(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let config = &self.state.config;
+        let (max_open, per_sec) = (config.max_open_documents, config.document_requests_per_sec);
+        let refusal = if self.open.len() + self.pending.len() >= max_open {
+            Some(format!(
+                "at most {max_open} documents may be open on one connection \
+                 (VELDWERK_MAX_OPEN_DOCUMENTS); this one was not opened"
+            ))
+        } else if !self.document_requests.take(now) {
+            self.document_requests.tell(now).then(|| {
+                format!(
+                    "more than {per_sec} requests for documents a second \
+                     (VELDWERK_DOCUMENT_REQUESTS_PER_SEC); they are refused until the rate falls"
+                )
+            })
+        } else {
+            return true;
+        };
+        Metrics::inc(&self.state.metrics.document_requests_refused_total);
+        if let Some(refusal) = refusal {
+            self.error(refusal);
+        }
+        false
+    }
+
     async fn sync(&mut self, peer: &PeerId, document_id: &str, data: &[u8], is_sync: bool) {
         let Ok(id) = document_id.parse::<DocumentId>() else {
             self.refuse(format!("{document_id:?} is not a document id"));
             return;
         };
+        if !self.open.contains(&id) && !self.pending.contains_key(&id) && !self.may_open() {
+            return;
+        }
         let access = match self.access(id, is_sync).await {
             Ok(access) => access,
             Err(()) => {

@@ -99,6 +99,8 @@ pub fn config(url: &str) -> Config {
         max_queued_bytes: 32 * 1024 * 1024,
         max_ephemeral_bytes: 16 * 1024,
         ephemeral_per_sec: 20,
+        max_open_documents: 5_000,
+        document_requests_per_sec: 100,
         idle_unload_secs: 60,
         max_loaded_documents: 10_000,
         compact_after: 256,
