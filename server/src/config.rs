@@ -46,6 +46,11 @@ pub struct ServeArgs {
         default_value_t = 100
     )]
     pub document_requests_per_sec: u32,
+    /// Seconds between pings on a quiet sync connection. A peer heard
+    /// nothing from (not even a pong) for three of them is gone without
+    /// closing (a tablet switched off, a dead network): its connection ends.
+    #[arg(long, env = "VELDWERK_PING_SECS", default_value_t = 30)]
+    pub ping_secs: u64,
     /// Seconds a document with no connected peer stays in memory.
     #[arg(long, env = "VELDWERK_IDLE_UNLOAD_SECS", default_value_t = 60)]
     pub idle_unload_secs: u64,
@@ -107,6 +112,8 @@ pub struct Config {
     pub ephemeral_per_sec: u32,
     pub max_open_documents: usize,
     pub document_requests_per_sec: u32,
+    /// How often a quiet sync connection is pinged.
+    pub ping_interval: Duration,
     pub idle_unload: Duration,
     pub max_loaded_documents: usize,
     pub compact_after: usize,
@@ -160,6 +167,7 @@ impl std::fmt::Debug for Config {
             .field("ephemeral_per_sec", &self.ephemeral_per_sec)
             .field("max_open_documents", &self.max_open_documents)
             .field("document_requests_per_sec", &self.document_requests_per_sec)
+            .field("ping_interval", &self.ping_interval)
             .field("idle_unload", &self.idle_unload)
             .field("max_loaded_documents", &self.max_loaded_documents)
             .field("compact_after", &self.compact_after)
@@ -192,6 +200,8 @@ pub enum ConfigError {
         "VELDWERK_MAX_OPEN_DOCUMENTS and VELDWERK_DOCUMENT_REQUESTS_PER_SEC must be at least 1"
     )]
     DocumentLimits,
+    #[error("VELDWERK_PING_SECS must be at least 1")]
+    Ping,
     #[error("VELDWERK_MAX_LOADED_DOCUMENTS must be at least 1")]
     MaxLoaded,
     #[error("VELDWERK_COMPACT_AFTER must be at least 1")]
@@ -241,6 +251,9 @@ impl ServeArgs {
         if self.ephemeral_per_sec == 0 {
             return Err(ConfigError::EphemeralRate);
         }
+        if self.ping_secs == 0 {
+            return Err(ConfigError::Ping);
+        }
         if self.max_open_documents == 0 || self.document_requests_per_sec == 0 {
             return Err(ConfigError::DocumentLimits);
         }
@@ -268,6 +281,7 @@ impl ServeArgs {
             ephemeral_per_sec: self.ephemeral_per_sec,
             max_open_documents: self.max_open_documents,
             document_requests_per_sec: self.document_requests_per_sec,
+            ping_interval: Duration::from_secs(self.ping_secs),
             idle_unload: Duration::from_secs(self.idle_unload_secs),
             max_loaded_documents: self.max_loaded_documents,
             compact_after: self.compact_after,

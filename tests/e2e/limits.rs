@@ -1,8 +1,9 @@
 //! Abuse limits on a sync connection, tried the way a hostile or broken
 //! client would: a socket that stops reading while sign-outs pile up,
 //! ephemeral messages that are too large or too many, a reader that falls
-//! behind, a client that writes fast and reads everything, and one that asks
-//! for more documents, or faster, than a tablet ever does.
+//! behind, a client that writes fast and reads everything, one that asks
+//! for more documents, or faster, than a tablet ever does, and one that
+//! vanishes without closing.
 
 use std::time::Duration;
 
@@ -361,7 +362,72 @@ async fn requests_for_documents_past_the_rate_are_refused(db: Db) {
     assert!(metric(&server, "document_requests_refused_total").await >= 40);
 }
 
+/// Opens a sync socket with a bearer token and joins.
+async fn joined_socket(
+    server: &TestServer,
+    token: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let mut request = server.ws("").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let join =
+        veldwerk_core::client::ClientConnection::new(format!("t-{}", uuid::Uuid::new_v4())).join();
+    ws.send(WsMessage::Binary(join.encode().into()))
+        .await
+        .unwrap();
+    ws
+}
+
+/// A tablet that vanishes without closing (switched off, out of range: the
+/// TCP connection stays half open) answers no ping: its connection is
+/// released after three, while a tablet that is merely quiet stays.
+async fn a_peer_gone_without_closing_is_released(db: Db) {
+    let server = TestServer::start_with(db, |config| {
+        config.ping_interval = Duration::from_secs(1);
+    })
+    .await;
+    let worker = server
+        .user(ORG, OrganisationKind::YouthCare, "tom", Role::FieldWorker)
+        .await;
+    // Never read again, so it never answers a ping.
+    let _gone = joined_socket(&server, &worker.token).await;
+    // Reads (and so answers pings) but says nothing.
+    let quiet = joined_socket(&server, &worker.token).await;
+    let (_sink, mut stream) = quiet.split();
+    let listening = tokio::spawn(async move {
+        while let Some(frame) = stream.next().await {
+            if let Ok(WsMessage::Close(_)) | Err(_) = frame {
+                return;
+            }
+        }
+    });
+    // Both are counted once their joins are read; then the vanished one goes.
+    let mut open = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let now_open = metric(&server, "connections_open").await;
+        if open.last() != Some(&now_open) {
+            open.push(now_open);
+        }
+        if open.ends_with(&[2, 1]) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "connections open over time: {open:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(metric(&server, "silent_peers_closed_total").await, 1);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(!listening.is_finished(), "the quiet tablet was closed");
+    assert_eq!(metric(&server, "connections_open").await, 1);
+}
+
 on_both_databases!(
+    a_peer_gone_without_closing_is_released,
     documents_past_the_open_limit_are_refused,
     requests_for_documents_past_the_rate_are_refused,
     a_sign_out_missed_in_a_flood_still_closes_the_socket,

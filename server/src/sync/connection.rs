@@ -157,6 +157,12 @@ pub async fn run(
     }
     let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     let queue_limit = state.config.max_queued_bytes;
+    // A peer that vanished without closing (half-open TCP) sends nothing,
+    // not even pongs: after three pings unanswered, its connection ends.
+    let ping_every = state.config.ping_interval;
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut heard = tokio::time::Instant::now();
     let (outbox, mut outgoing, too_slow) = Outbox::new(queue_limit);
     let metrics = state.metrics.clone();
     Metrics::inc(&metrics.connections_total);
@@ -205,6 +211,7 @@ pub async fn run(
                     }
                     Some(Ok(frame)) => frame,
                 };
+                heard = tokio::time::Instant::now();
                 match frame {
                     WsMessage::Binary(bytes) => {
                         Metrics::inc(&metrics.frames_received_total);
@@ -231,6 +238,18 @@ pub async fn run(
                 // its queued messages) forever.
                 let sent = tokio::time::timeout(SEND_TIMEOUT, Box::pin(send_queued(&mut sink, message, &mut outgoing))).await;
                 if !matches!(sent, Ok(Ok(()))) {
+                    tracing::info!(connection = id, "peer stopped reading; closing");
+                    break None;
+                }
+            }
+            _ = pings.tick() => {
+                if heard.elapsed() >= ping_every * 3 {
+                    Metrics::inc(&metrics.silent_peers_closed_total);
+                    tracing::info!(connection = id, "nothing heard from the peer for three pings; closing");
+                    break None;
+                }
+                let ping = tokio::time::timeout(SEND_TIMEOUT, sink.send(WsMessage::Ping(Default::default()))).await;
+                if !matches!(ping, Ok(Ok(()))) {
                     tracing::info!(connection = id, "peer stopped reading; closing");
                     break None;
                 }

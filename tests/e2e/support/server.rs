@@ -101,6 +101,7 @@ pub fn config(url: &str) -> Config {
         ephemeral_per_sec: 20,
         max_open_documents: 5_000,
         document_requests_per_sec: 100,
+        ping_secs: 30,
         idle_unload_secs: 60,
         max_loaded_documents: 10_000,
         compact_after: 256,
