@@ -46,6 +46,10 @@ pub struct ServeArgs {
         default_value_t = 100
     )]
     pub document_requests_per_sec: u32,
+    /// The largest a case document may grow, in bytes as stored; changes
+    /// past it are refused with an error naming the limit.
+    #[arg(long, env = "VELDWERK_MAX_DOCUMENT_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_document_bytes: usize,
     /// Seconds between pings on a quiet sync connection. A peer heard
     /// nothing from (not even a pong) for three of them is gone without
     /// closing (a tablet switched off, a dead network): its connection ends.
@@ -112,6 +116,7 @@ pub struct Config {
     pub ephemeral_per_sec: u32,
     pub max_open_documents: usize,
     pub document_requests_per_sec: u32,
+    pub max_document_bytes: usize,
     /// How often a quiet sync connection is pinged.
     pub ping_interval: Duration,
     pub idle_unload: Duration,
@@ -168,6 +173,7 @@ impl std::fmt::Debug for Config {
             .field("max_open_documents", &self.max_open_documents)
             .field("document_requests_per_sec", &self.document_requests_per_sec)
             .field("ping_interval", &self.ping_interval)
+            .field("max_document_bytes", &self.max_document_bytes)
             .field("idle_unload", &self.idle_unload)
             .field("max_loaded_documents", &self.max_loaded_documents)
             .field("compact_after", &self.compact_after)
@@ -282,6 +288,7 @@ impl ServeArgs {
             max_open_documents: self.max_open_documents,
             document_requests_per_sec: self.document_requests_per_sec,
             ping_interval: Duration::from_secs(self.ping_secs),
+            max_document_bytes: self.max_document_bytes,
             idle_unload: Duration::from_secs(self.idle_unload_secs),
             max_loaded_documents: self.max_loaded_documents,
             compact_after: self.compact_after,

@@ -109,13 +109,16 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         // Short: it travels in every message. Unique per process is enough.
         let server_peer = format!("vw-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let docs = Arc::new(DocRegistry::new(
-            store.clone(),
-            metrics.clone(),
-            server_peer.clone(),
-            config.compact_after,
-            config.max_loaded_documents,
-        ));
+        let docs = Arc::new(
+            DocRegistry::new(
+                store.clone(),
+                metrics.clone(),
+                server_peer.clone(),
+                config.compact_after,
+                config.max_loaded_documents,
+            )
+            .with_max_document_bytes(config.max_document_bytes),
+        );
         let auth_limiter = Arc::new(hardening::RateLimiter::per_minute(config.auth_rate_per_min));
         Ok(Self {
             store,

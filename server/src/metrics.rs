@@ -37,6 +37,7 @@ metrics! {
     frames_refused_total: counter = "Frames refused as malformed, oversized or not allowed.",
     ephemeral_refused_total: counter = "Ephemeral messages dropped for their size or rate.",
     document_requests_refused_total: counter = "Requests for documents refused for their rate or for the documents a connection has open.",
+    documents_too_large_total: counter = "Sync messages refused because they would grow a document past VELDWERK_MAX_DOCUMENT_BYTES.",
     silent_peers_closed_total: counter = "Connections closed because nothing was heard from the peer, not even a pong, for three pings.",
     slow_readers_closed_total: counter = "Connections closed because more was queued for them than they read.",
     session_rechecks_total: counter = "Times a connection missed sign-out events and asked the store about its session.",

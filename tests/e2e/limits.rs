@@ -2,11 +2,13 @@
 //! client would: a socket that stops reading while sign-outs pile up,
 //! ephemeral messages that are too large or too many, a reader that falls
 //! behind, a client that writes fast and reads everything, one that asks
-//! for more documents, or faster, than a tablet ever does, and one that
-//! vanishes without closing.
+//! for more documents, or faster, than a tablet ever does, one that
+//! vanishes without closing, and a document grown past its size limit.
 
 use std::time::Duration;
 
+use automerge::ReadDoc;
+use automerge::transaction::Transactable;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -426,7 +428,75 @@ async fn a_peer_gone_without_closing_is_released(db: Db) {
     assert_eq!(metric(&server, "connections_open").await, 1);
 }
 
+/// Text that does not compress: what a change carrying it weighs is its length.
+fn incompressible(bytes: usize) -> String {
+    let mut text = String::new();
+    while text.len() < bytes {
+        text.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    text
+}
+
+/// A document may grow only so far: changes past the limit are refused with
+/// an error naming it, nothing of them is kept, and the server and the other
+/// documents go on.
+async fn a_document_past_the_size_limit_is_refused(db: Db) {
+    const LIMIT: usize = 48 * 1024;
+    let server = TestServer::start_with(db, |config| config.max_document_bytes = LIMIT).await;
+    let worker = server
+        .user(ORG, OrganisationKind::YouthCare, "tom", Role::FieldWorker)
+        .await;
+    let big = server.create_case(&worker, "Familie Groot").await;
+    let small = server.create_case(&worker, "Familie Klein").await;
+    let mut tablet = crate::support::Tablet::new(&worker.principal.actor_id);
+    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
+    for id in [big, small] {
+        let doc = link.fetch(id).await.unwrap();
+        tablet.adopt(id, doc);
+    }
+
+    // Far more than the limit in one change.
+    let doc = tablet.doc(big);
+    let household = doc.get(automerge::ROOT, "household").unwrap().unwrap().1;
+    doc.put(&household, "label", incompressible(2 * LIMIT))
+        .unwrap();
+    doc.commit();
+    let error = link.sync_until_refused(big, doc).await;
+    assert!(
+        error.contains(&format!("past {LIMIT} bytes"))
+            && error.contains("VELDWERK_MAX_DOCUMENT_BYTES"),
+        "{error}"
+    );
+    assert!(metric(&server, "documents_too_large_total").await >= 1);
+
+    // Nothing of it reached the record; the other document takes changes.
+    let mut reader = Link::bearer(&server.ws(""), &worker.token).await;
+    let mut stored = reader.fetch(big).await.unwrap();
+    assert_eq!(
+        veldwerk_core::case::CaseRecord::new(stored.document())
+            .project()
+            .unwrap()
+            .label,
+        "Familie Groot"
+    );
+    let doc = tablet.doc(small);
+    let household = doc.get(automerge::ROOT, "household").unwrap().unwrap().1;
+    doc.put(&household, "label", "Familie Klein-Jansen")
+        .unwrap();
+    doc.commit();
+    link.sync(small, doc).await.unwrap();
+    let caseload = server
+        .api(&worker, reqwest::Method::GET, "/api/cases", None)
+        .await
+        .1;
+    assert!(
+        caseload.to_string().contains("Familie Klein-Jansen"),
+        "{caseload}"
+    );
+}
+
 on_both_databases!(
+    a_document_past_the_size_limit_is_refused,
     a_peer_gone_without_closing_is_released,
     documents_past_the_open_limit_are_refused,
     requests_for_documents_past_the_rate_are_refused,

@@ -710,6 +710,7 @@ impl Connection {
             SyncRefusal::Load(e) => {
                 tracing::error!(document = %id, error = %e, "could not load document")
             }
+            SyncRefusal::TooLarge { .. } => {}
             SyncRefusal::Payload(_) | SyncRefusal::Automerge(_) => {
                 Metrics::inc(&self.state.metrics.frames_refused_total);
             }

@@ -55,6 +55,11 @@ pub enum SyncRefusal {
     Storage(#[source] StoreError),
     #[error("this document could not be loaded")]
     Load(String),
+    #[error(
+        "these changes would grow the document past {limit} bytes (VELDWERK_MAX_DOCUMENT_BYTES); \
+         they were not accepted"
+    )]
+    TooLarge { limit: usize },
 }
 
 /// What became of a sync message for a document not yet known.
@@ -79,6 +84,8 @@ pub struct DocRegistry {
     compact_after: usize,
     /// Documents kept loaded at most, as far as none of them is open.
     max_loaded: usize,
+    /// The largest a document may grow, counted as stored.
+    max_document_bytes: usize,
 }
 
 impl DocRegistry {
@@ -96,7 +103,15 @@ impl DocRegistry {
             server_peer,
             compact_after,
             max_loaded: max_loaded.max(1),
+            max_document_bytes: usize::MAX,
         }
+    }
+
+    /// Refuses changes that would grow a document past `limit` bytes as
+    /// stored (its snapshot and the changes logged since).
+    pub fn with_max_document_bytes(mut self, limit: usize) -> Self {
+        self.max_document_bytes = limit;
+        self
     }
 
     /// How many documents are in memory.
@@ -206,6 +221,17 @@ impl DocRegistry {
             return Err(SyncRefusal::Automerge(e.to_string()));
         }
         let new_changes = live.doc.get_changes(&before);
+        let new_bytes: usize = new_changes.iter().map(|c| c.raw_bytes().len()).sum();
+        if live.stored_bytes + new_bytes > self.max_document_bytes {
+            live.rewind(&before);
+            if let Some(peer) = live.peers.get_mut(&from.connection) {
+                peer.session.reset();
+            }
+            Metrics::inc(&self.metrics.documents_too_large_total);
+            return Err(SyncRefusal::TooLarge {
+                limit: self.max_document_bytes,
+            });
+        }
         if let Some(mut write) = write.take()
             && !new_changes.is_empty()
         {
@@ -252,6 +278,11 @@ impl DocRegistry {
                 verdict.refused.len(),
             );
             live.logged_changes += verdict.accepted.len();
+            live.stored_bytes += verdict
+                .accepted
+                .iter()
+                .map(|c| c.raw_bytes().len())
+                .sum::<usize>();
             live.projection = verdict.judged.projection;
             if let Some(clean) = verdict.rebuilt {
                 live.doc = clean;
@@ -313,6 +344,14 @@ impl DocRegistry {
                 from.outbox.send(self.sync_message(from.peer_id, id, data));
             }
             return Ok(Creation::Pending);
+        }
+        let bytes: usize = changes.iter().map(|c| c.raw_bytes().len()).sum();
+        if bytes > self.max_document_bytes {
+            *pending = PendingDoc::default();
+            Metrics::inc(&self.metrics.documents_too_large_total);
+            return Err(SyncRefusal::TooLarge {
+                limit: self.max_document_bytes,
+            });
         }
         let verdict = self
             .check(
@@ -382,6 +421,7 @@ impl DocRegistry {
             peers: HashMap::new(),
             last_used: Instant::now(),
             logged_changes: verdict.accepted.len(),
+            stored_bytes: verdict.accepted.iter().map(|c| c.raw_bytes().len()).sum(),
             loaded_seq: last_seq,
             projection: verdict.judged.projection.clone(),
         });
@@ -489,6 +529,8 @@ impl DocRegistry {
         let Some(stored) = stored else {
             return Ok(None);
         };
+        let stored_bytes = stored.snapshot.as_ref().map_or(0, Vec::len)
+            + stored.changes.iter().map(Vec::len).sum::<usize>();
         let mut doc = match &stored.snapshot {
             Some(snapshot) => {
                 Automerge::load(snapshot).map_err(|e| SyncRefusal::Load(e.to_string()))?
@@ -507,6 +549,7 @@ impl DocRegistry {
             peers: HashMap::new(),
             last_used: Instant::now(),
             logged_changes: stored.changes.len(),
+            stored_bytes,
             loaded_seq: stored.last_seq,
             projection: None,
         }))
@@ -631,13 +674,18 @@ impl DocRegistry {
             let mut write = self.store.begin_document_write(&id.to_string()).await?;
             let news = write.news(live.loaded_seq).await?;
             live.absorb(news).map_err(StoreError::Corrupt)?;
+            let snapshot = live.doc.save();
             write
-                .compact(&live.doc.save(), live.loaded_seq, now_ms())
+                .compact(&snapshot, live.loaded_seq, now_ms())
                 .await
+                .map(|()| snapshot.len())
         }
         .await;
         match result {
-            Ok(()) => live.logged_changes = 0,
+            Ok(snapshot_bytes) => {
+                live.logged_changes = 0;
+                live.stored_bytes = snapshot_bytes;
+            }
             Err(e) => {
                 Metrics::inc(&self.metrics.store_errors_total);
                 tracing::warn!(document = %id, error = %e, "compaction failed; the change log stays as it is");

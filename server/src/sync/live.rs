@@ -28,6 +28,9 @@ pub struct LiveDoc {
     pub(super) peers: HashMap<ConnectionId, DocPeer>,
     pub(super) last_used: Instant,
     pub(super) logged_changes: usize,
+    /// Bytes of the document as stored: its snapshot and the changes logged
+    /// since (what loading it reads; compaction makes it smaller).
+    pub(super) stored_bytes: usize,
     /// The highest change `seq` of the store this holds: everything logged up
     /// to it is in `doc`. Other nodes' commits come after it.
     pub(super) loaded_seq: i64,
@@ -55,12 +58,14 @@ impl LiveDoc {
                 .load_incremental(snapshot)
                 .map_err(|e| e.to_string())?;
             self.logged_changes = 0;
+            self.stored_bytes = snapshot.len();
         }
         if !news.changes.is_empty() {
             self.doc
                 .load_incremental(&news.changes.concat())
                 .map_err(|e| e.to_string())?;
             self.logged_changes += news.changes.len();
+            self.stored_bytes += news.changes.iter().map(Vec::len).sum::<usize>();
         }
         self.loaded_seq = self.loaded_seq.max(news.last_seq);
         Ok(())

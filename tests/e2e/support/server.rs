@@ -102,6 +102,7 @@ pub fn config(url: &str) -> Config {
         max_open_documents: 5_000,
         document_requests_per_sec: 100,
         ping_secs: 30,
+        max_document_bytes: 64 * 1024 * 1024,
         idle_unload_secs: 60,
         max_loaded_documents: 10_000,
         compact_after: 256,
