@@ -16,6 +16,7 @@ use veldwerk_core::protocol::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
 use super::docs::{ConnectionId, Creation, Sender};
 use super::live::PendingDoc;
 use super::outbox::{Outbox, Outgoing};
+use super::rate::Rate;
 use crate::AppState;
 use crate::metrics::Metrics;
 use crate::store::{AuditEntry, Principal};
@@ -62,53 +63,6 @@ struct Connection {
     ephemeral: Rate,
     /// Requests for documents this connection does not have open yet.
     document_requests: Rate,
-}
-
-/// A token bucket: `per_sec` tokens a second, at most `burst` saved up.
-struct Rate {
-    per_sec: f64,
-    burst: f64,
-    tokens: f64,
-    at: std::time::Instant,
-    /// When the peer was last told it is over the rate: at most once a second.
-    told: Option<std::time::Instant>,
-}
-
-impl Rate {
-    fn new(per_sec: u32, burst: usize) -> Self {
-        let burst = (burst as f64).max(1.0);
-        Self {
-            per_sec: f64::from(per_sec),
-            burst,
-            tokens: burst,
-            at: std::time::Instant::now(),
-            told: None,
-        }
-    }
-
-    /// Takes a token if there is one.
-    fn take(&mut self, now: std::time::Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
-        self.at = now;
-        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Whether to tell the peer it is over the rate now (once a second).
-    fn tell(&mut self, now: std::time::Instant) -> bool {
-        let due = self
-            .told
-            .is_none_or(|told| now.saturating_duration_since(told).as_secs() >= 1);
-        if due {
-            self.told = Some(now);
-        }
-        due
-    }
 }
 
 /// Why the server ends a connection.

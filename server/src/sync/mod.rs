@@ -8,6 +8,8 @@ pub mod docs;
 pub mod fanout;
 mod live;
 pub mod outbox;
+mod peer;
+mod rate;
 #[cfg(test)]
 mod registry_tests;
 
