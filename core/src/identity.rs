@@ -45,6 +45,34 @@ impl Role {
     pub fn may_create_cases(self) -> bool {
         self.works_on_cases()
     }
+
+    /// Who has a caseload to list, and the organisations to hand a case to.
+    pub fn has_caseload(self) -> bool {
+        self.works_on_cases()
+    }
+
+    /// Who registers people in the signal index and reads its matches: the
+    /// professionals who work with families.
+    pub fn may_use_signal_index(self) -> bool {
+        self.works_on_cases()
+    }
+
+    /// Who sees the changes the server refused to merge: admins, who look
+    /// after devices and would see a device sending what breaks the rules.
+    pub fn may_read_quarantine(self) -> bool {
+        self == Role::Admin
+    }
+
+    /// Who invites new people: admins.
+    pub fn may_invite(self) -> bool {
+        self == Role::Admin
+    }
+
+    /// Who reads the audit log: auditors, and nobody else; not even admins,
+    /// whose own actions it records.
+    pub fn may_read_audit_log(self) -> bool {
+        self == Role::Auditor
+    }
 }
 
 wire_enum!(
@@ -113,6 +141,64 @@ pub fn may_read(
     }
 }
 
+/// Whether a person directs cases for their organisation: a case director of
+/// a municipality. Handovers, taking direction of a partner's registration
+/// and links between households are theirs.
+pub fn directs_cases(role: Role, kind: OrganisationKind) -> bool {
+    role == Role::CaseDirector && kind == OrganisationKind::Municipality
+}
+
+/// Whether a person may act as the director of one case (its handovers,
+/// trail and links): a case director of the municipality directing it.
+pub fn may_direct_case(role: Role, kind: OrganisationKind, standing: Standing) -> bool {
+    directs_cases(role, kind) && standing.on_team && standing.directs
+}
+
+/// Whether a person reads the radar and the monitor of their municipality:
+/// those who direct its cases.
+pub fn may_oversee(role: Role, kind: OrganisationKind) -> bool {
+    directs_cases(role, kind)
+}
+
+/// Whether a person may add organisations to a case's team or remove them:
+/// the case director of the organisation directing the case.
+pub fn may_change_team(role: Role, standing: Standing) -> bool {
+    role == Role::CaseDirector && standing.directs
+}
+
+/// Whether a person of `role` may revoke a device: their own
+/// (`own_device`), anyone's as an admin, or a colleague's as a supervisor of
+/// the same organisation (`same_organisation`).
+pub fn may_revoke_device(role: Role, own_device: bool, same_organisation: bool) -> bool {
+    own_device || role == Role::Admin || (role == Role::Supervisor && same_organisation)
+}
+
+/// Which municipality of a handover request an organisation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoverParty {
+    /// The municipality that asked to hand the case over.
+    Sending,
+    /// The municipality asked to take it.
+    Receiving,
+}
+
+/// What can be decided about an open handover request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandoverStep {
+    Accept,
+    Refuse,
+    Withdraw,
+}
+
+/// Whether a party may take a step on an open handover: the receiving
+/// municipality accepts or refuses, the sending one may withdraw.
+pub fn may_decide_handover(party: HandoverParty, step: HandoverStep) -> bool {
+    match step {
+        HandoverStep::Accept | HandoverStep::Refuse => party == HandoverParty::Receiving,
+        HandoverStep::Withdraw => party == HandoverParty::Sending,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,5 +262,122 @@ mod tests {
         assert!(may_read_general_record(Role::CaseDirector, true));
         assert!(!may_read_general_record(Role::Admin, true));
         assert!(!may_read_general_record(Role::Auditor, true));
+    }
+
+    /// Role × action, for what a role may do wherever its organisation stands.
+    #[test]
+    fn what_each_role_may_do() {
+        use Role::*;
+        type Rule = fn(Role) -> bool;
+        let actions: [(&str, Rule); 6] = [
+            ("create cases", Role::may_create_cases),
+            ("list a caseload", Role::has_caseload),
+            ("use the signal index", Role::may_use_signal_index),
+            ("read the quarantine", Role::may_read_quarantine),
+            ("invite people", Role::may_invite),
+            ("read the audit log", Role::may_read_audit_log),
+        ];
+        let table: [(Role, [bool; 6]); 5] = [
+            (FieldWorker, [true, true, true, false, false, false]),
+            (Supervisor, [true, true, true, false, false, false]),
+            (CaseDirector, [true, true, true, false, false, false]),
+            (Admin, [false, false, false, true, true, false]),
+            (Auditor, [false, false, false, false, false, true]),
+        ];
+        assert_eq!(table.len(), Role::ALL.len());
+        for (role, allowed) in table {
+            for ((action, rule), allowed) in actions.iter().zip(allowed) {
+                assert_eq!(rule(role), allowed, "{role} may {action}: {allowed}");
+            }
+        }
+    }
+
+    /// Role × organisation kind, for directing cases, the radar and the monitor.
+    #[test]
+    fn only_case_directors_of_municipalities_direct_and_oversee() {
+        for role in Role::ALL {
+            for kind in OrganisationKind::ALL {
+                let expected =
+                    *role == Role::CaseDirector && *kind == OrganisationKind::Municipality;
+                assert_eq!(directs_cases(*role, *kind), expected, "{role} of {kind}");
+                assert_eq!(may_oversee(*role, *kind), expected, "{role} of {kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_case_is_directed_by_the_case_director_of_its_directing_municipality() {
+        use OrganisationKind::*;
+        let directing = Standing {
+            on_team: true,
+            directs: true,
+        };
+        let partner = Standing {
+            on_team: true,
+            directs: false,
+        };
+        assert!(may_direct_case(Role::CaseDirector, Municipality, directing));
+        assert!(!may_direct_case(Role::CaseDirector, Municipality, partner));
+        assert!(!may_direct_case(
+            Role::CaseDirector,
+            Municipality,
+            Standing::default()
+        ));
+        assert!(!may_direct_case(Role::CaseDirector, YouthCare, directing));
+        assert!(!may_direct_case(Role::Supervisor, Municipality, directing));
+
+        for role in Role::ALL {
+            let expected = *role == Role::CaseDirector;
+            assert_eq!(may_change_team(*role, directing), expected, "{role}");
+            assert!(!may_change_team(*role, partner), "{role}");
+        }
+    }
+
+    /// Role × whose device: one's own, a colleague's, someone elsewhere's.
+    #[test]
+    fn who_may_revoke_whose_device() {
+        use Role::*;
+        let table: [(Role, [bool; 3]); 5] = [
+            (FieldWorker, [true, false, false]),
+            (Supervisor, [true, true, false]),
+            (CaseDirector, [true, false, false]),
+            (Admin, [true, true, true]),
+            (Auditor, [true, false, false]),
+        ];
+        let whose = [
+            ("own", true, true),
+            ("colleague's", false, true),
+            ("other's", false, false),
+        ];
+        for (role, allowed) in table {
+            for ((device, own, same_organisation), allowed) in whose.iter().zip(allowed) {
+                assert_eq!(
+                    may_revoke_device(role, *own, *same_organisation),
+                    allowed,
+                    "{role} revoking an {device} device"
+                );
+            }
+        }
+    }
+
+    /// Party × step of a handover.
+    #[test]
+    fn the_receiver_answers_a_handover_and_the_sender_withdraws_it() {
+        use HandoverParty::*;
+        use HandoverStep::*;
+        for (party, step, allowed) in [
+            (Receiving, Accept, true),
+            (Receiving, Refuse, true),
+            (Receiving, Withdraw, false),
+            (Sending, Accept, false),
+            (Sending, Refuse, false),
+            (Sending, Withdraw, true),
+        ] {
+            assert_eq!(
+                may_decide_handover(party, step),
+                allowed,
+                "{party:?} {step:?}"
+            );
+        }
     }
 }
