@@ -101,7 +101,30 @@ pub async fn create_invite(
     created_by: Option<i64>,
     hours: u32,
 ) -> Result<(String, i64), StoreError> {
-    let (secret, expires_at) = new_invite(store, organisation_id, role, created_by, hours).await?;
+    create_invite_at(
+        store,
+        origin,
+        organisation_id,
+        role,
+        created_by,
+        hours,
+        now_ms(),
+    )
+    .await
+}
+
+/// [`create_invite`] at `now`, for a request that goes by its own time.
+pub async fn create_invite_at(
+    store: &Store,
+    origin: &str,
+    organisation_id: i64,
+    role: Role,
+    created_by: Option<i64>,
+    hours: u32,
+    now: i64,
+) -> Result<(String, i64), StoreError> {
+    let (secret, expires_at) =
+        new_invite(store, organisation_id, role, created_by, hours, now).await?;
     Ok((invite_url(origin, &secret), expires_at))
 }
 
@@ -116,9 +139,9 @@ async fn new_invite(
     role: Role,
     created_by: Option<i64>,
     hours: u32,
+    now: i64,
 ) -> Result<(String, i64), StoreError> {
     let secret = new_secret("vwi_");
-    let now = now_ms();
     let expires_at = now + i64::from(hours) * 3_600_000;
     store
         .create_invite(
@@ -143,10 +166,11 @@ pub async fn bootstrap_invite(store: &Store, origin: &str) -> Result<Option<Stri
     if store.user_count().await? > 0 {
         return Ok(None);
     }
+    let now = now_ms();
     let organisation = store
-        .ensure_organisation(BOOTSTRAP_ORGANISATION, OrganisationKind::Other, now_ms())
+        .ensure_organisation(BOOTSTRAP_ORGANISATION, OrganisationKind::Other, now)
         .await?;
-    let (secret, _) = new_invite(store, organisation, Role::Admin, None, 24).await?;
+    let (secret, _) = new_invite(store, organisation, Role::Admin, None, 24, now).await?;
     store.mark_first_admin_invite(&secret_hash(&secret)).await?;
     Ok(Some(invite_url(origin, &secret)))
 }

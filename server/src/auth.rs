@@ -2,15 +2,13 @@
 //! client's bearer API token, and a single-use sync ticket for clients that
 //! cannot set headers. Secrets are random, shown once, stored only as hashes.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::AppState;
+use crate::http::ApiError;
 use crate::store::{Authn, Principal};
-use crate::{AppState, now_ms};
 
 /// How long a sync ticket may wait before it is used.
 pub const TICKET_LIFETIME_MS: i64 = 60_000;
@@ -79,10 +77,19 @@ pub enum Credential {
     Passkey,
 }
 
-/// Authenticates a request by bearer token or session cookie (the bearer
-/// token wins when both are present).
+/// Authenticates a request by bearer token or session cookie, at the time
+/// the server's clock reads now.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
-    let now = now_ms();
+    authenticate_at(state, headers, state.now()).await
+}
+
+/// Authenticates a request by bearer token or session cookie (the bearer
+/// token wins when both are present) at `now`, the time of the request.
+pub async fn authenticate_at(
+    state: &AppState,
+    headers: &HeaderMap,
+    now: i64,
+) -> Result<Principal, ApiError> {
     let outcome = if let Some(token) = bearer_token(headers) {
         state
             .store
@@ -119,20 +126,6 @@ pub fn accept(outcome: Authn, presented: Credential) -> Result<Principal, ApiErr
             Credential::TokenOrSession => "the token or session is unknown or revoked",
             Credential::Passkey => "the passkey was not accepted",
         })),
-    }
-}
-
-/// The principal of a request authenticated by bearer token or session cookie.
-pub struct Authenticated(pub Principal);
-
-impl FromRequestParts<AppState> for Authenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        authenticate(state, &parts.headers).await.map(Authenticated)
     }
 }
 

@@ -134,7 +134,7 @@ pub struct Config {
     /// How often the signal index's retention job runs.
     pub signal_retention_interval: Duration,
     /// The time the server goes by. The system clock; tests move it ahead.
-    pub clock: crate::Clock,
+    pub clock: crate::state::Clock,
 }
 
 impl Config {
@@ -299,7 +299,7 @@ impl ServeArgs {
             app_dir: self.app_dir,
             signal_key_file: self.database.signal_key_file,
             signal_retention_interval: Duration::from_secs(self.signal_retention_secs),
-            clock: crate::Clock::default(),
+            clock: crate::state::Clock::default(),
         })
     }
 }

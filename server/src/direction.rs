@@ -25,13 +25,15 @@ use serde::Deserialize;
 use veldwerk_core::api::direction::{
     AskHandover, HandoverDecision, HandoverItem, LinkHousehold, LinkItem, Organisation,
 };
-use veldwerk_core::identity::{LinkBasis, OrganisationKind};
+use veldwerk_core::identity::{
+    HandoverParty, HandoverStep, LinkBasis, OrganisationKind, directs_cases, may_decide_handover,
+    may_direct_case,
+};
 
-use crate::api::{ApiJson, municipal_case_director, readable_case};
-use crate::auth::Authenticated;
-use crate::error::ApiError;
+use crate::AppState;
+use crate::cases::readable_case;
+use crate::http::{ApiError, ApiJson, Authenticated, Now, case_audit_entry};
 use crate::store::{Decision, DocumentAccess, Handover, HandoverRequest, NewLink, Principal};
-use crate::{AppState, now_ms};
 
 /// The longest reason or note accepted, in characters.
 const MAX_TEXT: usize = 2_000;
@@ -49,7 +51,13 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn case_director(p: &Principal) -> Result<(), ApiError> {
-    municipal_case_director(p, "this is for case directors of a municipality")
+    if directs_cases(p.role, p.organisation_kind) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "this is for case directors of a municipality",
+        ))
+    }
 }
 
 /// A case the caller's municipality directs, for its case directors; anyone
@@ -62,7 +70,7 @@ async fn directed_case(
 ) -> Result<DocumentAccess, ApiError> {
     let access = readable_case(state, p, document_id).await?;
     case_director(p)?;
-    if !access.organisation_directs {
+    if !may_direct_case(p.role, p.organisation_kind, access.standing()) {
         return Err(ApiError::Forbidden(
             "only the case director of the directing municipality may do this",
         ));
@@ -83,17 +91,6 @@ fn text(value: &str, what: &str, required: bool) -> Result<String, ApiError> {
     Ok(value.to_owned())
 }
 
-fn audit_for(
-    p: &Principal,
-    action: &'static str,
-    case_id: i64,
-    detail: String,
-) -> crate::store::AuditEntry {
-    let mut entry = crate::passkeys::entry(p, action, &detail);
-    entry.case_id = Some(case_id);
-    entry
-}
-
 #[derive(Deserialize)]
 struct KindQuery {
     kind: Option<String>,
@@ -104,7 +101,7 @@ async fn organisations(
     Authenticated(p): Authenticated,
     Query(query): Query<KindQuery>,
 ) -> Result<Json<Vec<Organisation>>, ApiError> {
-    if !p.role.works_on_cases() {
+    if !p.role.has_caseload() {
         return Err(ApiError::Forbidden("this role works on no cases"));
     }
     let kind = query
@@ -151,6 +148,7 @@ fn item(h: Handover, organisation_id: i64) -> HandoverItem {
 async fn request(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     Path(document_id): Path<String>,
     ApiJson(body): ApiJson<AskHandover>,
 ) -> Result<(StatusCode, Json<HandoverItem>), ApiError> {
@@ -174,11 +172,11 @@ async fn request(
         .await?
         .ok_or(ApiError::NotFound("case"))?
         .label;
-    let entry = audit_for(
+    let entry = case_audit_entry(
         &p,
         "case.handover.request",
         access.case_id,
-        format!("to organisation {}", to.id),
+        &format!("to organisation {}", to.id),
     );
     let id = state
         .store
@@ -192,7 +190,7 @@ async fn request(
                 requested_by: p.user_id,
             },
             &entry,
-            now_ms(),
+            now,
         )
         .await?;
     let handover = state
@@ -219,14 +217,15 @@ async fn handovers(
 async fn decide(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     Path((id, decision)): Path<(i64, String)>,
     ApiJson(body): ApiJson<HandoverDecision>,
 ) -> Result<Json<HandoverItem>, ApiError> {
     case_director(&p)?;
-    let decision = match decision.as_str() {
-        "accept" => Decision::Accept,
-        "refuse" => Decision::Refuse,
-        "withdraw" => Decision::Withdraw,
+    let (step, decision) = match decision.as_str() {
+        "accept" => (HandoverStep::Accept, Decision::Accept),
+        "refuse" => (HandoverStep::Refuse, Decision::Refuse),
+        "withdraw" => (HandoverStep::Withdraw, Decision::Withdraw),
         _ => return Err(ApiError::NotFound("decision")),
     };
     let note = text(
@@ -241,11 +240,12 @@ async fn decide(
         // Only the two municipalities know a request exists.
         .filter(|h| h.to_org_id == p.organisation_id || h.from_org_id == p.organisation_id)
         .ok_or(ApiError::NotFound("handover"))?;
-    let may = match decision {
-        Decision::Accept | Decision::Refuse => handover.to_org_id == p.organisation_id,
-        Decision::Withdraw => handover.from_org_id == p.organisation_id,
+    let party = if handover.to_org_id == p.organisation_id {
+        HandoverParty::Receiving
+    } else {
+        HandoverParty::Sending
     };
-    if !may {
+    if !may_decide_handover(party, step) {
         return Err(ApiError::Forbidden(
             "the receiving municipality accepts or refuses; the sending one may withdraw",
         ));
@@ -255,11 +255,11 @@ async fn decide(
         Decision::Refuse => "case.handover.refuse",
         Decision::Withdraw => "case.handover.withdraw",
     };
-    let entry = audit_for(
+    let entry = case_audit_entry(
         &p,
         action,
         handover.case_id,
-        format!(
+        &format!(
             "handover {id} from organisation {} to organisation {}",
             handover.from_org_id, handover.to_org_id
         ),
@@ -272,7 +272,7 @@ async fn decide(
             p.user_id,
             (!note.is_empty()).then_some(note.as_str()),
             &[entry],
-            now_ms(),
+            now,
         )
         .await?;
     if decision == Decision::Accept {
@@ -307,6 +307,7 @@ async fn case_trail(
 async fn take_direction(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     Path(document_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     case_director(&p)?;
@@ -317,10 +318,10 @@ async fn take_direction(
         .into_iter()
         .find(|c| c.document_id == document_id)
         .ok_or(ApiError::NotFound("case awaiting direction"))?;
-    let entry = audit_for(&p, "case.direction", case.case_id, "direction taken".into());
+    let entry = case_audit_entry(&p, "case.direction", case.case_id, "direction taken");
     state
         .store
-        .take_direction(case.case_id, p.organisation_id, &entry, now_ms())
+        .take_direction(case.case_id, p.organisation_id, &entry, now)
         .await?;
     let _ = state.team_changes.send(case.case_id);
     Ok(StatusCode::NO_CONTENT)
@@ -331,6 +332,7 @@ async fn take_direction(
 async fn links(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     Path(document_id): Path<String>,
 ) -> Result<Json<Vec<LinkItem>>, ApiError> {
     let access = directed_case(&state, &p, &document_id).await?;
@@ -350,19 +352,20 @@ async fn links(
             recorded_at: link.recorded_at,
         });
     }
-    let entry = audit_for(
+    let entry = case_audit_entry(
         &p,
         "case.links.read",
         access.case_id,
-        format!("{} links", items.len()),
+        &format!("{} links", items.len()),
     );
-    state.store.audit(&[entry], now_ms()).await?;
+    state.store.audit(&[entry], now).await?;
     Ok(Json(items))
 }
 
 async fn link(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     Path(document_id): Path<String>,
     ApiJson(body): ApiJson<LinkHousehold>,
 ) -> Result<(StatusCode, Json<Vec<LinkItem>>), ApiError> {
@@ -398,8 +401,8 @@ async fn link(
         basis.as_str()
     );
     let entries = [
-        audit_for(&p, "case.link", access.case_id, detail.clone()),
-        audit_for(&p, "case.link", other.case_id, detail),
+        case_audit_entry(&p, "case.link", access.case_id, &detail),
+        case_audit_entry(&p, "case.link", other.case_id, &detail),
     ];
     state
         .store
@@ -412,28 +415,29 @@ async fn link(
                 recorded_by: p.user_id,
             },
             &entries,
-            now_ms(),
+            now,
         )
         .await?;
-    let Json(items) = links(State(state), Authenticated(p), Path(document_id)).await?;
+    let Json(items) = links(State(state), Authenticated(p), Now(now), Path(document_id)).await?;
     Ok((StatusCode::CREATED, Json(items)))
 }
 
 async fn unlink(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     Path((document_id, link)): Path<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
     let access = directed_case(&state, &p, &document_id).await?;
-    let entry = audit_for(
+    let entry = case_audit_entry(
         &p,
         "case.unlink",
         access.case_id,
-        format!("link {link} removed"),
+        &format!("link {link} removed"),
     );
     state
         .store
-        .unlink_households(access.case_id, link, p.user_id, &[entry], now_ms())
+        .unlink_households(access.case_id, link, p.user_id, &[entry], now)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

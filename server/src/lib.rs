@@ -1,182 +1,51 @@
 //! veldwerk-server: the sync server as a library, so tests start the real
-//! thing on port 0. `app` builds the router, `serve` runs it on a listener
-//! until a shutdown signal; `main.rs` only parses the command line.
+//! thing on port 0. `app` composes the features' routes over the HTTP kit,
+//! `serve` runs it on a listener until a shutdown signal; `main.rs` only
+//! parses the command line.
 
 pub mod admin;
-mod api;
+mod audit;
 pub mod auth;
+mod cases;
 pub mod config;
 mod direction;
-mod error;
-mod hardening;
+mod http;
+mod identity;
 pub mod metrics;
-mod monitor;
-mod passkeys;
-mod people;
-mod radar;
+mod oversight;
 mod shell;
 mod signals;
+mod state;
 pub use veldwerk_store as store;
 mod sync;
 mod tls;
 
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware;
 use axum::routing::get;
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, watch};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
-use veldwerk_core::protocol::PeerId;
+use tokio::sync::watch;
 
 pub use config::{Config, ServeArgs};
-pub use error::ApiError;
-use metrics::Metrics;
+pub use http::ApiError;
+pub use state::{AppState, Clock, SessionEnd, now_ms};
 use store::{Store, StoreError};
-use sync::docs::DocRegistry;
 
-/// Milliseconds since 1970, the time unit of the store.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
-/// The time the server goes by: the system clock plus an offset that only
-/// tests set, to run the real retention job years ahead. Clones share the offset.
-#[derive(Debug, Clone, Default)]
-pub struct Clock {
-    offset_ms: Arc<AtomicI64>,
-}
-
-impl Clock {
-    /// Milliseconds since 1970, as this clock reads them.
-    pub fn now(&self) -> i64 {
-        now_ms() + self.offset_ms.load(Ordering::Relaxed)
-    }
-
-    /// Moves the clock ahead by `ms`.
-    pub fn advance(&self, ms: i64) {
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
-    }
-}
-
-/// A browser session, or all of a person's, signed out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionEnd {
-    /// The hash of one session's token.
-    Session(String),
-    /// Every session of a person.
-    User(i64),
-}
-
-/// What every handler and connection shares.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub config: Arc<Config>,
-    pub metrics: Arc<Metrics>,
-    docs: Arc<DocRegistry>,
-    server_peer: PeerId,
-    shutdown: watch::Receiver<bool>,
-    webauthn: Arc<webauthn_rs::Webauthn>,
-    /// Devices revoked while connections of theirs may be open.
-    revocations: broadcast::Sender<i64>,
-    /// Browser sessions that ended: their connections close.
-    session_ends: broadcast::Sender<SessionEnd>,
-    /// Cases whose team changed: open connections check their access again.
-    team_changes: broadcast::Sender<i64>,
-    auth_limiter: Arc<hardening::RateLimiter>,
-    signal_key: Arc<signals::SignalKey>,
-}
-
-impl AppState {
-    fn new(
-        store: Store,
-        config: Config,
-        signal_key: signals::SignalKey,
-        shutdown: watch::Receiver<bool>,
-    ) -> Result<Self, ServeError> {
-        let webauthn =
-            passkeys::relying_party(&config.origin, config.rp_id()).map_err(ServeError::Config)?;
-        let metrics = Arc::new(Metrics::default());
-        // Short: it travels in every message. Unique per process is enough.
-        let server_peer = format!("vw-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let docs = Arc::new(
-            DocRegistry::new(
-                store.clone(),
-                metrics.clone(),
-                server_peer.clone(),
-                config.compact_after,
-                config.max_loaded_documents,
-            )
-            .with_max_document_bytes(config.max_document_bytes),
-        );
-        let auth_limiter = Arc::new(hardening::RateLimiter::per_minute(config.auth_rate_per_min));
-        Ok(Self {
-            store,
-            config: Arc::new(config),
-            metrics,
-            docs,
-            server_peer,
-            shutdown,
-            webauthn,
-            revocations: broadcast::channel(256).0,
-            team_changes: broadcast::channel(256).0,
-            session_ends: broadcast::channel(256).0,
-            auth_limiter,
-            signal_key: Arc::new(signal_key),
-        })
-    }
-}
-
-/// Largest JSON body the API accepts.
-const API_BODY_LIMIT: usize = 256 * 1024;
-
-async fn no_such_endpoint() -> error::ApiError {
-    error::ApiError::NotFound("API endpoint")
-}
-
-/// The HTTP routes of the server.
+/// The HTTP routes of the server: every feature's, the sync socket and the
+/// tablet app's files, inside the kit's guards.
 pub fn app(state: AppState) -> Router {
-    let request_id = axum::http::HeaderName::from_static("x-request-id");
-    api::routes()
-        .merge(passkeys::routes())
-        .merge(people::routes())
-        .merge(monitor::routes())
-        .merge(radar::routes())
+    let routes = Router::new()
+        .merge(http::health::routes())
+        .merge(identity::routes())
+        .merge(cases::routes())
         .merge(direction::routes())
+        .merge(oversight::routes())
         .merge(signals::routes())
+        .merge(audit::routes())
         .route("/sync", get(sync::upgrade))
-        // An API path nobody serves is an error in JSON, not the app's page.
-        .route("/api", axum::routing::any(no_such_endpoint))
-        .route("/api/{*path}", axum::routing::any(no_such_endpoint))
-        .fallback(shell::service(&state.config.app_dir))
-        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(state.clone(), hardening::rate_limit_auth))
-        .layer(middleware::from_fn_with_state(state.clone(), hardening::same_origin))
-        .layer(middleware::from_fn_with_state(state.clone(), hardening::security_headers))
-        .with_state(state)
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                // The path only: a query string may carry a sync ticket.
-                let id = request
-                    .headers()
-                    .get("x-request-id")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("-");
-                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-            }),
-        )
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .fallback(shell::service(&state.config.app_dir));
+    http::stack(routes, state)
 }
 
 /// Why the server could not run.

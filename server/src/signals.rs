@@ -27,9 +27,7 @@ use veldwerk_core::api::signals::{
 use veldwerk_core::signal::Subject;
 
 use crate::AppState;
-use crate::api::ApiJson;
-use crate::auth::Authenticated;
-use crate::error::ApiError;
+use crate::http::{ApiError, ApiJson, Authenticated, Now, audit_entry};
 use crate::store::{
     AuditEntry, AuditKey, Location, NewSignal, Principal, SignalContact, SignalMatch, SignalRecord,
     Store,
@@ -166,7 +164,7 @@ fn random_key() -> [u8; KEY_BYTES] {
 }
 
 fn professional(p: &Principal) -> Result<(), ApiError> {
-    if p.role.works_on_cases() {
+    if p.role.may_use_signal_index() {
         Ok(())
     } else {
         Err(ApiError::Forbidden(
@@ -263,10 +261,10 @@ fn view(record: SignalRecord, matches: &[SignalMatch], now: i64) -> Signal {
 async fn register(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     ApiJson(body): ApiJson<RegisterSignal>,
 ) -> Result<Json<Registered>, ApiError> {
     professional(&p)?;
-    let now = state.config.clock.now();
     let subject = Subject::from_input(
         body.bsn.as_deref(),
         body.name.as_deref(),
@@ -292,7 +290,7 @@ async fn register(
         active_until: now + ACTIVE_YEARS * YEAR_MS,
         visible_until: now + VISIBLE_YEARS * YEAR_MS,
     };
-    let by = crate::passkeys::entry(&p, "signal.register", "");
+    let by = audit_entry(&p, "signal.register", "");
     let registration = state.store.register_signal(&signal, &by, now).await?;
     let record = state
         .store
@@ -317,9 +315,9 @@ async fn register(
 async fn list(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
 ) -> Result<Json<Signals>, ApiError> {
     professional(&p)?;
-    let now = state.config.clock.now();
     let records = state
         .store
         .organisation_signals(p.organisation_id, now)
@@ -328,7 +326,7 @@ async fn list(
         .store
         .organisation_signal_matches(p.organisation_id, now)
         .await?;
-    let entry = crate::passkeys::entry(
+    let entry = audit_entry(
         &p,
         "signal.read",
         &format!("{} signals, {} matches", records.len(), matches.len()),
@@ -368,7 +366,7 @@ pub async fn retain(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match purge(&state.store, state.config.clock.now()).await {
+        match purge(&state.store, state.now()).await {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "signal index retention"),
             Err(e) => tracing::warn!(error = %e, "signal index retention failed; retrying later"),

@@ -19,7 +19,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::auth::{Credential, accept, authenticate, secret_hash};
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::{AppState, now_ms};
 
 #[derive(Debug, Deserialize)]

@@ -1,5 +1,5 @@
-//! One error type for the HTTP API, with stable codes the client can match.
-//! Internal details are logged once here and never sent to the client.
+//! `ApiError`: one error type for the HTTP API, with stable codes the client
+//! can match. Internal details are logged once here and never sent to the client.
 
 use axum::Json;
 use axum::http::StatusCode;

@@ -14,11 +14,10 @@ use veldwerk_core::api::oversight::{
     Radar, RadarItem, RadarSettings,
 };
 
-use crate::api::{ApiJson, municipal_case_director};
-use crate::auth::Authenticated;
-use crate::error::ApiError;
+use super::overseer;
+use crate::AppState;
+use crate::http::{ApiError, ApiJson, Authenticated, Now, audit_entry, case_audit_entry};
 use crate::store::Principal;
-use crate::{AppState, now_ms};
 
 /// Days without a visit after which a family is on the radar, unless the municipality says otherwise.
 pub const DEFAULT_NO_VISIT_DAYS: i64 = 42;
@@ -31,7 +30,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 fn director(p: &Principal) -> Result<(), ApiError> {
-    municipal_case_director(p, "the radar is for case directors of a municipality")
+    overseer(p, "the radar is for case directors of a municipality")
 }
 
 async fn days(state: &AppState, p: &Principal) -> Result<i64, ApiError> {
@@ -45,10 +44,10 @@ async fn days(state: &AppState, p: &Principal) -> Result<i64, ApiError> {
 async fn radar(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
 ) -> Result<Json<Radar>, ApiError> {
     director(&p)?;
     let no_visit_days = days(&state, &p).await?;
-    let now = now_ms();
     let since = now - no_visit_days * DAY_MS;
     let cases = state.store.radar(p.organisation_id, since).await?;
     let mut audit = Vec::new();
@@ -71,10 +70,12 @@ async fn radar(
             if c.handover_to.is_some() {
                 reasons.push(HANDOVER_PENDING.to_owned());
             }
-            let mut read =
-                crate::passkeys::entry(&p, "case.radar", &format!("document {}", c.document_id));
-            read.case_id = Some(c.case_id);
-            audit.push(read);
+            audit.push(case_audit_entry(
+                &p,
+                "case.radar",
+                c.case_id,
+                &format!("document {}", c.document_id),
+            ));
             RadarItem {
                 document_id: c.document_id,
                 label: c.label,
@@ -92,13 +93,12 @@ async fn radar(
         .await?
         .into_iter()
         .map(|c| {
-            let mut read = crate::passkeys::entry(
+            audit.push(case_audit_entry(
                 &p,
                 "case.radar",
+                c.case_id,
                 &format!("document {} awaiting direction", c.document_id),
-            );
-            read.case_id = Some(c.case_id);
-            audit.push(read);
+            ));
             AwaitingDirection {
                 document_id: c.document_id,
                 label: c.label,
@@ -130,18 +130,18 @@ async fn settings(
 async fn set_settings(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     ApiJson(body): ApiJson<RadarSettings>,
 ) -> Result<Json<RadarSettings>, ApiError> {
     director(&p)?;
     if !(1..=730).contains(&body.no_visit_days) {
         return Err(ApiError::BadRequest("noVisitDays must be 1 to 730".into()));
     }
-    let now = now_ms();
     state
         .store
         .set_radar_days(p.organisation_id, body.no_visit_days, now)
         .await?;
-    let entry = crate::passkeys::entry(
+    let entry = audit_entry(
         &p,
         "radar.settings",
         &format!("no visit days {}", body.no_visit_days),

@@ -1,4 +1,4 @@
-//! Defences on every request: security headers, a same-origin check on
+//! Request guards on every request: security headers, a same-origin check on
 //! state-changing requests, and a rate limit on the sign-in endpoints.
 
 use std::collections::HashMap;
@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::auth::{bearer_token, session_cookie};
-use crate::error::ApiError;
+use crate::http::ApiError;
 
 /// Allows the wasm app (`'wasm-unsafe-eval'`) and nothing from elsewhere.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \

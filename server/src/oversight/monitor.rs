@@ -16,10 +16,9 @@ use veldwerk_core::api::oversight::Monitor;
 use veldwerk_core::case::Theme;
 use veldwerk_core::monitor::{Shown, Totals, suppress};
 
+use super::overseer;
 use crate::AppState;
-use crate::api::municipal_case_director;
-use crate::auth::Authenticated;
-use crate::error::ApiError;
+use crate::http::{ApiError, Authenticated};
 use crate::store::Principal;
 
 pub fn routes() -> Router<AppState> {
@@ -58,7 +57,7 @@ async fn monitor_csv(
 }
 
 async fn build(state: &AppState, p: &Principal, year: i32) -> Result<Monitor, ApiError> {
-    municipal_case_director(p, "the monitor is for case directors of a municipality")?;
+    overseer(p, "the monitor is for case directors of a municipality")?;
     if !(2000..=2100).contains(&year) {
         return Err(ApiError::BadRequest(
             "year must be between 2000 and 2100".into(),

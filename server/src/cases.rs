@@ -1,134 +1,31 @@
-//! The JSON API: health, metrics, sync tickets, cases and the quarantine
-//! report. Handlers check access and call the store; they never see sqlx.
+//! Cases: the caseload, registering a household, one case for a reader on
+//! its team, its team and who wrote to it, and the quarantine report.
+//! Handlers check access and call the store; they never see sqlx.
 
 use automerge::{ActorId, Automerge};
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::{Json, Router, routing::get, routing::post};
 use veldwerk_core::api::cases::{
     CaseItem, CreateCase, QuarantineItem, TeamChange, Writer, WritersQuery,
 };
-use veldwerk_core::api::identity::{Me, Ticket};
 use veldwerk_core::case::{AddressStatus, CaseRecord, NewCase, init_case};
 use veldwerk_core::identity::{
-    Compartment, OrganisationKind, Role, may_read, may_read_general_record,
+    Compartment, Standing, may_change_team, may_read, may_read_general_record,
 };
 
-use crate::auth::{Authenticated, TICKET_LIFETIME_MS, new_secret, secret_hash};
-use crate::error::ApiError;
+use crate::AppState;
+use crate::http::{ApiError, ApiJson, Authenticated, Now, audit_entry, case_audit_entry};
 use crate::store::{CaseSummary, ChangeBatch, DocumentAccess, NewCaseRecord, NewChange, Principal};
 use crate::sync::docs::{directing_org, new_document_id};
-use crate::{AppState, now_ms};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .route("/api/me", get(me))
-        .route("/api/sync-ticket", post(sync_ticket))
         .route("/api/cases", get(caseload).post(create_case))
         .route("/api/cases/{document_id}", get(case))
         .route("/api/cases/{document_id}/team", get(team).post(change_team))
         .route("/api/cases/{document_id}/writers", post(writers))
         .route("/api/admin/quarantine", get(quarantine))
-}
-
-/// `Json` whose rejections answer in our error shape.
-pub struct ApiJson<T>(pub T);
-
-impl<T, S> FromRequest<S> for ApiJson<T>
-where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::PayloadTooLarge)
-            }
-            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
-        }
-    }
-}
-
-/// Like [`ApiJson`], but an empty body stands for the type's default: for
-/// requests whose every field is optional, such as signing out.
-pub struct ApiJsonOrEmpty<T>(pub T);
-
-impl<T, S> FromRequest<S> for ApiJsonOrEmpty<T>
-where
-    T: Default,
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let empty = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|length| length == "0")
-            || (req.headers().get(header::CONTENT_TYPE).is_none()
-                && axum::body::HttpBody::is_end_stream(req.body()));
-        if empty {
-            return Ok(Self(T::default()));
-        }
-        let ApiJson(value) = ApiJson::from_request(req, state).await?;
-        Ok(Self(value))
-    }
-}
-
-async fn healthz() -> &'static str {
-    "ok"
-}
-
-async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    state.store.ping().await?;
-    Ok("ready")
-}
-
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(state.docs.loaded()),
-    )
-}
-
-/// Who a principal is, as the API tells them.
-pub fn me_of(p: Principal) -> Me {
-    Me {
-        handle: p.handle,
-        organisation: p.organisation,
-        organisation_kind: p.organisation_kind.as_str().to_owned(),
-        role: p.role.as_str().to_owned(),
-        device_id: p.device_id,
-        device: p.device_name,
-        actor_id: p.actor_id,
-    }
-}
-
-/// Who is signed in, on which device.
-async fn me(Authenticated(p): Authenticated) -> Json<Me> {
-    Json(me_of(p))
-}
-
-async fn sync_ticket(
-    State(state): State<AppState>,
-    Authenticated(p): Authenticated,
-) -> Result<Json<Ticket>, ApiError> {
-    let ticket = new_secret("vws_");
-    let expires_at = now_ms() + TICKET_LIFETIME_MS;
-    state
-        .store
-        .add_sync_ticket(p.device_id, &secret_hash(&ticket), expires_at)
-        .await?;
-    Ok(Json(Ticket { ticket, expires_at }))
 }
 
 /// A case as listed, without its restricted record.
@@ -147,7 +44,7 @@ async fn caseload(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
 ) -> Result<Json<Vec<CaseItem>>, ApiError> {
-    if !p.role.works_on_cases() {
+    if !p.role.has_caseload() {
         return Err(ApiError::Forbidden("this role has no caseload"));
     }
     let cases = state.store.caseload(p.organisation_id).await?;
@@ -159,6 +56,7 @@ async fn caseload(
 async fn case(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     Path(document_id): Path<String>,
 ) -> Result<Json<CaseItem>, ApiError> {
     let access = readable_case(&state, &p, &document_id).await?;
@@ -173,10 +71,9 @@ async fn case(
         .case_summary(&document_id)
         .await?
         .ok_or(ApiError::NotFound("case"))?;
-    let mut read = crate::passkeys::entry(&p, "case.read", &format!("document {document_id}"));
-    read.case_id = Some(case.id);
+    let mut read = case_audit_entry(&p, "case.read", case.id, &format!("document {document_id}"));
     read.compartment = Some("general".into());
-    state.store.audit(&[read], now_ms()).await?;
+    state.store.audit(&[read], now).await?;
     let restricted_document_id = case
         .restricted_document_id
         .clone()
@@ -187,22 +84,9 @@ async fn case(
     }))
 }
 
-/// Lets only a case director of a municipality through; anyone else is
-/// refused with `refusal`, which says what is theirs.
-pub(crate) fn municipal_case_director(
-    p: &Principal,
-    refusal: &'static str,
-) -> Result<(), ApiError> {
-    if p.role == Role::CaseDirector && p.organisation_kind == OrganisationKind::Municipality {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(refusal))
-    }
-}
-
 /// The case a general-record id names, if the caller may read it; anyone
-/// else is told it does not exist.
-pub(crate) async fn readable_case(
+/// else is told it does not exist. Other features reach a case through this.
+pub async fn readable_case(
     state: &AppState,
     p: &Principal,
     document_id: &str,
@@ -237,6 +121,7 @@ const MAX_WRITERS: usize = 200;
 async fn writers(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     Path(document_id): Path<String>,
     ApiJson(body): ApiJson<WritersQuery>,
 ) -> Result<Json<Vec<Writer>>, ApiError> {
@@ -271,13 +156,13 @@ async fn writers(
             });
         }
     }
-    let mut read = crate::passkeys::entry(
+    let read = case_audit_entry(
         &p,
         "case.writers",
+        access.case_id,
         &format!("{} writers named", writers.len()),
     );
-    read.case_id = Some(access.case_id);
-    state.store.audit(&[read], now_ms()).await?;
+    state.store.audit(&[read], now).await?;
     Ok(Json(writers))
 }
 
@@ -310,12 +195,18 @@ async fn case_actors(
 async fn change_team(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     Path(document_id): Path<String>,
     ApiJson(body): ApiJson<TeamChange>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let case_id = readable_case(&state, &p, &document_id).await?.case_id;
+    let access = readable_case(&state, &p, &document_id).await?;
+    let case_id = access.case_id;
     let directing = state.store.directing_organisation(case_id).await?;
-    if p.role != Role::CaseDirector || directing != Some(p.organisation_id) {
+    let standing = Standing {
+        on_team: access.organisation_on_team,
+        directs: directing == Some(p.organisation_id),
+    };
+    if !may_change_team(p.role, standing) {
         return Err(ApiError::Forbidden(
             "only the case director of the directing municipality changes the team",
         ));
@@ -332,15 +223,15 @@ async fn change_team(
         ));
     }
     let verb = if on_team { "added to" } else { "removed from" };
-    let mut entry = crate::passkeys::entry(
+    let entry = case_audit_entry(
         &p,
         "case.team",
+        case_id,
         &format!("organisation {organisation} {verb} the team"),
     );
-    entry.case_id = Some(case_id);
     state
         .store
-        .set_team_member(case_id, organisation, on_team, &entry, now_ms())
+        .set_team_member(case_id, organisation, on_team, &entry, now)
         .await?;
     // Open connections check their access to the case again.
     let _ = state.team_changes.send(case_id);
@@ -350,6 +241,7 @@ async fn change_team(
 async fn create_case(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
+    Now(now): Now,
     ApiJson(body): ApiJson<CreateCase>,
 ) -> Result<(StatusCode, Json<CaseItem>), ApiError> {
     if !p.role.may_create_cases() {
@@ -402,11 +294,11 @@ async fn create_case(
             device_id: p.device_id,
             changes,
             projection: Some(projection.clone()),
-            audit: vec![crate::passkeys::entry(&p, "case.create", "general record")],
+            audit: vec![audit_entry(&p, "case.create", "general record")],
             ..ChangeBatch::default()
         },
     };
-    let id = state.store.create_case(&record, now_ms()).await?;
+    let id = state.store.create_case(&record, now).await?;
     crate::metrics::Metrics::inc(&state.metrics.cases_created_total);
     Ok((
         StatusCode::CREATED,
@@ -425,7 +317,7 @@ async fn quarantine(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
 ) -> Result<Json<Vec<QuarantineItem>>, ApiError> {
-    if p.role != Role::Admin {
+    if !p.role.may_read_quarantine() {
         return Err(ApiError::Forbidden("only admins see the quarantine"));
     }
     let entries = state.store.quarantine(500).await?;

@@ -1,31 +1,26 @@
-//! Passkey enrollment and sign-in (WebAuthn, through webauthn-rs), and the
-//! sessions they open. Enrollment needs a one-time invite, or a signed-in
+//! Passkey enrollment and sign-in (WebAuthn, through webauthn-rs); each
+//! opens a session (`sessions`). Enrollment needs a one-time invite, or a signed-in
 //! person adding a device. Ceremony state lives in the database between start
 //! and finish, so any server node can finish what another started.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::{Json, Router, routing::post};
 use serde::{Deserialize, Serialize};
-use veldwerk_core::api::identity::{
-    CeremonyFinish, CeremonyStart, LoggedOut, LoginStart, Logout, RegisterStart,
-};
+use veldwerk_core::api::identity::{CeremonyFinish, CeremonyStart, LoginStart, RegisterStart};
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
-use crate::api::{ApiJson, ApiJsonOrEmpty};
-use crate::auth::{
-    authenticate, clear_session_cookie, new_actor_id, new_secret, secret_hash, session_cookie,
-    session_cookie_header,
-};
-use crate::error::ApiError;
-use crate::store::{AuditEntry, Challenge, Enrollment, InviteState, Principal, StoreError, Unique};
-use crate::{AppState, now_ms};
+use super::sessions::start_session;
+use crate::AppState;
+use crate::auth::{Credential, accept, authenticate_at, new_actor_id, new_secret, secret_hash};
+use crate::http::{ApiError, ApiJson, Now, audit_entry};
+use crate::store::{Challenge, Enrollment, InviteState, StoreError, Unique};
 
 /// How long a ceremony may take between start and finish.
 const CEREMONY_MS: i64 = 5 * 60_000;
@@ -45,7 +40,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/register/finish", post(register_finish))
         .route("/api/auth/login/start", post(login_start))
         .route("/api/auth/login/finish", post(login_finish))
-        .route("/api/auth/logout", post(logout))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -60,10 +54,10 @@ struct RegisterDetail {
 
 async fn register_start(
     State(state): State<AppState>,
+    Now(now): Now,
     headers: HeaderMap,
     ApiJson(body): ApiJson<RegisterStart>,
 ) -> Result<Json<CeremonyStart<serde_json::Value>>, ApiError> {
-    let now = now_ms();
     let device_name = checked_name(&body.device_name, "deviceName")?;
     let (invite_id, detail) = match body.invite {
         Some(invite) => {
@@ -94,7 +88,7 @@ async fn register_start(
             (Some(invite.id), detail)
         }
         None => {
-            let principal = authenticate(&state, &headers).await?;
+            let principal = authenticate_at(&state, &headers, now).await?;
             let webauthn_id = match state.store.webauthn_id(principal.user_id).await? {
                 Some(id) => id,
                 None => {
@@ -136,9 +130,9 @@ async fn register_start(
 
 async fn register_finish(
     State(state): State<AppState>,
+    Now(now): Now,
     ApiJson(body): ApiJson<CeremonyFinish<RegisterPublicKeyCredential>>,
 ) -> Result<Response, ApiError> {
-    let now = now_ms();
     let challenge = state
         .store
         .take_challenge(&body.challenge_id, &["register"], now)
@@ -201,7 +195,7 @@ async fn register_finish(
     state
         .store
         .audit(
-            &[entry(
+            &[audit_entry(
                 &principal,
                 "auth.enroll",
                 "passkey enrolled as a new device",
@@ -214,9 +208,9 @@ async fn register_finish(
 
 async fn login_start(
     State(state): State<AppState>,
+    Now(now): Now,
     ApiJson(body): ApiJson<LoginStart>,
 ) -> Result<Json<CeremonyStart<serde_json::Value>>, ApiError> {
-    let now = now_ms();
     let passkeys = match &body.handle {
         Some(handle) => state.store.passkeys_of(handle).await?,
         None => Vec::new(),
@@ -271,9 +265,9 @@ async fn begin_ceremony(
 
 async fn login_finish(
     State(state): State<AppState>,
+    Now(now): Now,
     ApiJson(body): ApiJson<CeremonyFinish<PublicKeyCredential>>,
 ) -> Result<Response, ApiError> {
-    let now = now_ms();
     let refused = || ApiError::InvalidCredentials("the passkey was not accepted");
     let credential_id = credential_key(body.credential.get_credential_id());
     let (stored, webauthn_id) = state
@@ -319,96 +313,15 @@ async fn login_finish(
             serde_json::to_string(&passkey).map_err(|e| ApiError::Internal(e.to_string()))?;
         state.store.update_passkey(stored.id, &updated, now).await?;
     }
-    let principal = crate::auth::accept(
+    let principal = accept(
         state.store.device_principal(stored.device_id).await?,
-        crate::auth::Credential::Passkey,
+        Credential::Passkey,
     )?;
     state
         .store
-        .audit(&[entry(&principal, "auth.sign_in", "passkey")], now)
+        .audit(&[audit_entry(&principal, "auth.sign_in", "passkey")], now)
         .await?;
     start_session(&state, principal, now).await
-}
-
-async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiJsonOrEmpty(body): ApiJsonOrEmpty<Logout>,
-) -> Result<Response, ApiError> {
-    let now = now_ms();
-    let principal = authenticate(&state, &headers).await?;
-    let ended = if body.everywhere {
-        let ended = state.store.end_all_sessions(principal.user_id, now).await?;
-        let _ = state
-            .session_ends
-            .send(crate::SessionEnd::User(principal.user_id));
-        ended
-    } else if let Some(session) = session_cookie(&headers) {
-        let hash = secret_hash(session);
-        state.store.end_session(&hash, now).await?;
-        let _ = state.session_ends.send(crate::SessionEnd::Session(hash));
-        1
-    } else {
-        0
-    };
-    let action = if body.everywhere {
-        "auth.logout_everywhere"
-    } else {
-        "auth.logout"
-    };
-    state
-        .store
-        .audit(
-            &[entry(
-                &principal,
-                action,
-                &format!("{ended} sessions ended"),
-            )],
-            now,
-        )
-        .await?;
-    let cookie = clear_session_cookie(state.config.secure_cookies());
-    Ok((
-        [(header::SET_COOKIE, cookie)],
-        Json(LoggedOut {
-            sessions_ended: ended,
-        }),
-    )
-        .into_response())
-}
-
-/// Opens a browser session for a device and answers with who signed in.
-async fn start_session(
-    state: &AppState,
-    principal: Principal,
-    now: i64,
-) -> Result<Response, ApiError> {
-    let token = new_secret("");
-    let max = state.config.session_max.as_millis() as i64;
-    state
-        .store
-        .create_session(&secret_hash(&token), principal.device_id, now, now + max)
-        .await?;
-    let cookie = session_cookie_header(&token, max / 1000, state.config.secure_cookies());
-    Ok((
-        [(header::SET_COOKIE, cookie)],
-        Json(crate::api::me_of(principal)),
-    )
-        .into_response())
-}
-
-/// An audit entry for something a principal did through the API.
-pub fn entry(principal: &Principal, action: &'static str, detail: &str) -> AuditEntry {
-    AuditEntry {
-        user_id: Some(principal.user_id),
-        device_id: Some(principal.device_id),
-        organisation_id: Some(principal.organisation_id),
-        action,
-        case_id: None,
-        compartment: None,
-        via: "api",
-        detail: detail.to_owned(),
-    }
 }
 
 /// A credential id as stored: base64url without padding.
