@@ -93,7 +93,8 @@ impl AppState {
                 config.compact_after,
                 config.max_loaded_documents,
             )
-            .with_max_document_bytes(config.max_document_bytes),
+            .with_max_document_bytes(config.max_document_bytes)
+            .with_clock(config.clock.clone()),
         );
         let auth_limiter = Arc::new(RateLimiter::per_minute(config.auth_rate_per_min));
         Ok(Self {

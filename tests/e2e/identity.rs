@@ -411,7 +411,35 @@ async fn signing_out_with_no_body_ends_the_session(db: Db) {
     );
 }
 
+/// A sync ticket lasts a minute by the server's one clock, which issues it
+/// and redeems it alike: moved past the minute, the ticket is refused.
+async fn a_sync_ticket_expires_by_the_servers_clock(db: Db) {
+    let clock = veldwerk_server::Clock::default();
+    let server = TestServer::start_with(db, |config| config.clock = clock.clone()).await;
+    let worker = server
+        .user(
+            "Gemeente Klok",
+            OrganisationKind::Municipality,
+            "kees",
+            Role::FieldWorker,
+        )
+        .await;
+    let ticket = server.ticket(&worker).await;
+    clock.advance(veldwerk_server::auth::TICKET_LIFETIME_MS + 1_000);
+    match tokio_tungstenite::connect_async(server.ws(&format!("?ticket={ticket}"))).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status().as_u16(), 401);
+        }
+        Err(other) => panic!("refused otherwise: {other}"),
+        Ok(_) => panic!("a ticket past its minute opened the sync socket"),
+    }
+    // A fresh one works.
+    let ticket = server.ticket(&worker).await;
+    Link::url(&server.ws(&format!("?ticket={ticket}"))).await;
+}
+
 on_both_databases!(
+    a_sync_ticket_expires_by_the_servers_clock,
     signing_out_with_no_body_ends_the_session,
     passkeys_enroll_and_sign_in,
     invites_challenges_and_origins_are_checked,

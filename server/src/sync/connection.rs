@@ -227,7 +227,7 @@ pub async fn run(
                         Metrics::inc(&metrics.session_rechecks_total);
                         let hash = session.as_deref().unwrap_or_default();
                         !matches!(
-                            Box::pin(connection.state.store.session_is_live(hash, crate::now_ms())).await,
+                            Box::pin(connection.state.store.session_is_live(hash, connection.state.now())).await,
                             Ok(true)
                         )
                     }
@@ -646,7 +646,7 @@ impl Connection {
             via: "sync",
             detail: format!("document {id}"),
         };
-        match self.state.store.audit(&[entry], crate::now_ms()).await {
+        match self.state.store.audit(&[entry], self.state.now()).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::error!(error = %e, "could not write the audit log");

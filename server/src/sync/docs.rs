@@ -26,8 +26,8 @@ use veldwerk_core::session::SyncSession;
 
 use super::batch::batch;
 use super::live::{DocPeer, LiveDoc, PendingDoc};
+use crate::Clock;
 use crate::metrics::Metrics;
-use crate::now_ms;
 use crate::store::{DocumentWrite, NewCaseRecord, Principal, Store, StoreError};
 
 pub use super::peer::{ConnectionId, Creation, Sender, SyncRefusal};
@@ -45,6 +45,8 @@ pub struct DocRegistry {
     max_loaded: usize,
     /// The largest a document may grow, counted as stored.
     max_document_bytes: usize,
+    /// The time commits are stored at: the server's one clock.
+    clock: Clock,
 }
 
 impl DocRegistry {
@@ -63,7 +65,15 @@ impl DocRegistry {
             compact_after,
             max_loaded: max_loaded.max(1),
             max_document_bytes: usize::MAX,
+            clock: Clock::default(),
         }
+    }
+
+    /// Goes by `clock` (the server's, which tests can move) for the time
+    /// commits are stored at.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Refuses changes that would grow a document past `limit` bytes as
@@ -217,7 +227,10 @@ impl DocRegistry {
                 }
             };
             let batch = batch(id, from.principal, live.case_id, live.compartment, &verdict);
-            match write.commit(&batch, &self.server_peer, now_ms()).await {
+            match write
+                .commit(&batch, &self.server_peer, self.clock.now())
+                .await
+            {
                 Ok(last_seq) => {
                     live.loaded_seq = live.loaded_seq.max(last_seq.unwrap_or(0));
                 }
@@ -324,7 +337,7 @@ impl DocRegistry {
                 creator,
             )
             .await?;
-        let now = now_ms();
+        let now = self.clock.now();
         if !verdict.refused.is_empty() || verdict.judged.projection.is_none() {
             let mut refused = verdict.refused;
             refused.extend(verdict.accepted.into_iter().map(|c| (c, Refusal::NotACase)));
@@ -635,7 +648,7 @@ impl DocRegistry {
             live.absorb(news).map_err(StoreError::Corrupt)?;
             let snapshot = live.doc.save();
             write
-                .compact(&snapshot, live.loaded_seq, now_ms())
+                .compact(&snapshot, live.loaded_seq, self.clock.now())
                 .await
                 .map(|()| snapshot.len())
         }

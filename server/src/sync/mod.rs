@@ -18,9 +18,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 
+use crate::AppState;
 use crate::auth::{Credential, accept, authenticate, secret_hash};
 use crate::http::ApiError;
-use crate::{AppState, now_ms};
 
 #[derive(Debug, Deserialize)]
 pub struct SyncQuery {
@@ -50,7 +50,7 @@ pub async fn upgrade(
         Some(ticket) => {
             let outcome = state
                 .store
-                .redeem_sync_ticket(&secret_hash(&ticket), now_ms())
+                .redeem_sync_ticket(&secret_hash(&ticket), state.now())
                 .await?;
             accept(outcome, Credential::Ticket)
         }
