@@ -34,7 +34,7 @@ fn case_item(c: CaseSummary) -> CaseItem {
         id: c.id,
         document_id: c.document_id,
         label: c.label,
-        address_status: c.address_status,
+        address_status: c.address_status.as_str().to_owned(),
         last_visit_at: c.last_visit_at,
         restricted_document_id: None,
     }

@@ -114,7 +114,7 @@ async fn organisations(
         list.into_iter()
             .map(|o| Organisation {
                 name: o.name,
-                kind: o.kind,
+                kind: o.kind.as_str().to_owned(),
             })
             .collect(),
     ))

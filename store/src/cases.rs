@@ -1,5 +1,6 @@
 //! Cases: the caseload's projection, who may see which document, the team.
 
+use veldwerk_core::case::AddressStatus;
 use veldwerk_core::identity::{Compartment, Standing};
 
 use super::audit::{AuditEntry, append_audit};
@@ -12,23 +13,29 @@ pub struct CaseSummary {
     pub id: i64,
     pub document_id: String,
     pub label: String,
-    pub address_status: String,
+    pub address_status: AddressStatus,
     pub last_visit_at: Option<i64>,
     pub restricted_document_id: Option<String>,
 }
 
 type CaseRow = (i64, String, String, String, Option<i64>, Option<String>);
 
-fn case_summary(row: CaseRow) -> CaseSummary {
+fn case_summary(row: CaseRow) -> Result<CaseSummary> {
     let (id, document_id, label, address_status, last_visit_at, restricted_document_id) = row;
-    CaseSummary {
+    Ok(CaseSummary {
         id,
         document_id,
         label,
-        address_status,
+        address_status: address_status_of(&address_status)?,
         last_visit_at,
         restricted_document_id,
-    }
+    })
+}
+
+/// A stored address status as the enum it stands for.
+pub(crate) fn address_status_of(stored: &str) -> Result<AddressStatus> {
+    AddressStatus::parse(stored)
+        .ok_or_else(|| StoreError::Corrupt(format!("unknown address status {stored:?}")))
 }
 
 /// Where a document belongs and whether an organisation is on its case's team.
@@ -97,7 +104,7 @@ impl Store {
              FROM cases c JOIN case_team t ON t.case_id = c.id WHERE t.organisation_id = $1 \
              ORDER BY c.last_visit_at IS NULL, c.last_visit_at DESC, c.id")
             .bind(organisation_id).fetch_all(pool).await)?;
-        Ok(rows.into_iter().map(case_summary).collect())
+        rows.into_iter().map(case_summary).collect()
     }
 
     /// The summary of the case a document belongs to.
@@ -106,7 +113,7 @@ impl Store {
             "SELECT c.id, c.document_id, c.label, c.address_status, c.last_visit_at, c.restricted_document_id \
              FROM cases c JOIN documents d ON d.case_id = c.id WHERE d.document_id = $1")
             .bind(document_id).fetch_optional(pool).await)?;
-        Ok(row.map(case_summary))
+        row.map(case_summary).transpose()
     }
 
     /// The organisation directing a case, if any.

@@ -11,11 +11,11 @@ use super::{AuditEntry, Backend, Result, Store, StoreError};
 
 /// An organisation as others may see it when choosing a team member or a
 /// municipality to hand over to.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganisationEntry {
     pub id: i64,
     pub name: String,
-    pub kind: String,
+    pub kind: OrganisationKind,
 }
 
 /// A handover request and what became of it.
@@ -127,10 +127,20 @@ impl Store {
         kind: Option<OrganisationKind>,
     ) -> Result<Vec<OrganisationEntry>> {
         let kind = kind.map(|k| k.as_str());
-        let rows: Vec<OrganisationEntry> = with_pool!(self, pool => sqlx::query_as(
+        let rows: Vec<(i64, String, String)> = with_pool!(self, pool => sqlx::query_as(
             "SELECT id, name, kind FROM organisations WHERE $1 IS NULL OR kind = $1 ORDER BY name")
             .bind(kind).fetch_all(pool).await)?;
-        Ok(rows)
+        rows.into_iter()
+            .map(|(id, name, kind)| {
+                Ok(OrganisationEntry {
+                    id,
+                    name,
+                    kind: kind
+                        .parse()
+                        .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
+                })
+            })
+            .collect()
     }
 
     /// Says which municipality's case directors take direction of the

@@ -1,6 +1,9 @@
 //! Reads for oversight: the monitor's visit facts. Projections only — no
 //! free text, no names.
 
+use veldwerk_core::case::AddressStatus;
+
+use super::cases::address_status_of;
 use super::{Backend, Result, Store};
 
 /// One visit of a case a municipality directs, as the monitor counts it.
@@ -31,12 +34,12 @@ impl Store {
 }
 
 /// A case on a municipality's radar, with what put it there.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RadarCase {
     pub case_id: i64,
     pub document_id: String,
     pub label: String,
-    pub address_status: String,
+    pub address_status: AddressStatus,
     pub last_visit_at: Option<i64>,
     pub created_at: i64,
     /// Visits returned by a supervisor and not approved since.
@@ -66,7 +69,17 @@ impl Store {
     /// `no_visit_since` (ms), address moved or unknown, returned visits, or a
     /// handover asked for and not yet decided.
     pub async fn radar(&self, organisation_id: i64, no_visit_since: i64) -> Result<Vec<RadarCase>> {
-        let rows: Vec<RadarCase> = with_pool!(self, pool => sqlx::query_as(
+        type Row = (
+            i64,
+            String,
+            String,
+            String,
+            Option<i64>,
+            i64,
+            i64,
+            Option<String>,
+        );
+        let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
             "SELECT c.id AS case_id, c.document_id, c.label, c.address_status, c.last_visit_at, c.created_at, \
                     (SELECT COUNT(*) FROM visits v WHERE v.document_id = c.document_id \
                         AND v.review_status = 'returned') AS returned_visits, \
@@ -80,6 +93,30 @@ impl Store {
                             AND v.review_status = 'returned')) \
              ORDER BY COALESCE(c.last_visit_at, c.created_at), c.id")
             .bind(organisation_id).bind(no_visit_since).fetch_all(pool).await)?;
-        Ok(rows)
+        rows.into_iter()
+            .map(
+                |(
+                    case_id,
+                    document_id,
+                    label,
+                    status,
+                    last_visit_at,
+                    created_at,
+                    returned_visits,
+                    handover_to,
+                )| {
+                    Ok(RadarCase {
+                        case_id,
+                        document_id,
+                        label,
+                        address_status: address_status_of(&status)?,
+                        last_visit_at,
+                        created_at,
+                        returned_visits,
+                        handover_to,
+                    })
+                },
+            )
+            .collect()
     }
 }

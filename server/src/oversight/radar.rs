@@ -13,6 +13,7 @@ use veldwerk_core::api::oversight::{
     ADDRESS_MOVED, ADDRESS_UNKNOWN, AwaitingDirection, HANDOVER_PENDING, NO_VISIT, RETURNED_VISITS,
     Radar, RadarItem, RadarSettings,
 };
+use veldwerk_core::case::AddressStatus;
 
 use super::overseer;
 use crate::AppState;
@@ -59,10 +60,10 @@ async fn radar(
             if last < since {
                 reasons.push(NO_VISIT.to_owned());
             }
-            match c.address_status.as_str() {
-                "moved" => reasons.push(ADDRESS_MOVED.to_owned()),
-                "unknown" => reasons.push(ADDRESS_UNKNOWN.to_owned()),
-                _ => {}
+            match c.address_status {
+                AddressStatus::Moved => reasons.push(ADDRESS_MOVED.to_owned()),
+                AddressStatus::Unknown => reasons.push(ADDRESS_UNKNOWN.to_owned()),
+                AddressStatus::Known => {}
             }
             if c.returned_visits > 0 {
                 reasons.push(RETURNED_VISITS.to_owned());
