@@ -24,8 +24,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::identity::Compartment;
-
 mod history;
 mod operations;
 mod review;
@@ -273,14 +271,6 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
             theme.as_str(),
             &format!("{path}.observations"),
         )
-    }
-
-    /// Checks the document as a record of the given compartment.
-    pub fn validate_as(&self, compartment: Compartment) -> Result<(), SchemaError> {
-        match compartment {
-            Compartment::General => self.validate(),
-            Compartment::Restricted => self.validate_restricted(),
-        }
     }
 
     /// Checks the restricted record: `{ schemaVersion, compartment:
