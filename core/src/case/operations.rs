@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{ActorId, Automerge, Change, ObjType, Prop, ReadDoc, ScalarValue};
 
-use super::{
-    AGREEMENT_KEYS, GENERAL_KEYS, HOUSEHOLD_KEYS, MAX_FREE_TEXT, MEMBER_KEYS, RESTRICTED_KEYS,
-    REVIEW_KEYS, SIGNAL_KEYS, SchemaError, Theme, VISIT_KEYS, check_id,
+use super::restricted::{RESTRICTED_KEYS, SIGNAL_KEYS};
+use super::schema::{
+    AGREEMENT_KEYS, GENERAL_KEYS, HOUSEHOLD_KEYS, MAX_FREE_TEXT, MEMBER_KEYS, REVIEW_KEYS,
+    SchemaError, Theme, VISIT_KEYS, check_id,
 };
 use crate::identity::Compartment;
 
