@@ -10,7 +10,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::test::{fnv1a64, npm_ci};
+use crate::npm::{fnv1a64, npm_ci};
 use crate::{Workspace, cmd};
 
 const CRATE: &str = "veldwerk-app";

@@ -51,7 +51,7 @@ pub fn run(workspace: &Workspace, options: Options) -> Result<ExitCode> {
         "veldwerk-bench",
         "--bins",
     ]))?;
-    crate::test::npm_ci(&workspace.root().join(PEER_DIR))?;
+    crate::npm::npm_ci(&workspace.root().join(PEER_DIR))?;
 
     // Held until the bench has finished; dropping it stops the server and removes its folder.
     let postgres = if !options.postgres {

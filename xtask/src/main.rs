@@ -4,6 +4,7 @@
 mod app;
 mod bench;
 mod cmd;
+mod npm;
 mod postgres;
 mod run;
 mod test;

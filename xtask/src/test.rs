@@ -1,7 +1,6 @@
 //! `cargo xtask test`: every check CI makes, in CI's order, so passing here means passing there.
 
 use std::ffi::OsString;
-use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -9,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
+use crate::npm::npm_ci;
 use crate::postgres::ThrowawayPostgres;
 use crate::{Workspace, cmd};
 
@@ -19,8 +19,6 @@ const INTEROP_DIR: &str = "tests/interop";
 const BROWSER_DIR: &str = "tests/browser";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// Written into node_modules after `npm ci`, so an unchanged lockfile skips the reinstall.
-const LOCK_STAMP: &str = "node_modules/.veldwerk-lock-hash";
 const POSTGRES_URL_VAR: &str = "VELDWERK_TEST_POSTGRES_URL";
 
 pub struct Options {
@@ -222,52 +220,6 @@ fn build_core_for_wasm(workspace: &Workspace) -> Result<()> {
     cmd::run(&mut workspace.cargo(["build", "-p", "veldwerk-core", "--target", WASM_TARGET]))
 }
 
-/// `npm ci` in `dir`, unless its node_modules already matches the lockfile.
-pub(crate) fn npm_ci(interop_dir: &Path) -> Result<()> {
-    let stamp = lock_stamp(interop_dir)?;
-    let stamp_path = interop_dir.join(LOCK_STAMP);
-    if fs::read_to_string(&stamp_path).is_ok_and(|installed| installed == stamp) {
-        eprintln!("node_modules already matches the lockfile; not running npm ci");
-        return Ok(());
-    }
-    ensure_npm()?;
-    cmd::run(Command::new("npm").arg("ci").current_dir(interop_dir))?;
-    // npm ci makes no node_modules when there is nothing to install.
-    fs::create_dir_all(interop_dir.join("node_modules"))
-        .and_then(|()| fs::write(&stamp_path, stamp))
-        .with_context(|| format!("could not write {}", stamp_path.display()))
-}
-
-/// Hashes of the files `npm ci` installs from: a change to either means installing again.
-fn lock_stamp(interop_dir: &Path) -> Result<String> {
-    let mut stamp = String::new();
-    for name in ["package.json", "package-lock.json"] {
-        let path = interop_dir.join(name);
-        let bytes =
-            fs::read(&path).with_context(|| format!("could not read {}", path.display()))?;
-        writeln!(stamp, "{name} fnv1a64:{:016x}", fnv1a64(&bytes))?;
-    }
-    Ok(stamp)
-}
-
-/// FNV-1a: stable across Rust versions (unlike `DefaultHasher`), and plenty to notice a change.
-pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
-}
-
-fn ensure_npm() -> Result<()> {
-    if cmd::on_path("npm") {
-        return Ok(());
-    }
-    ensure!(
-        cmd::is_root()?,
-        "npm is missing: install Node.js and npm (Debian: `apt-get install nodejs npm`)"
-    );
-    cmd::apt_install(&["nodejs", "npm"])
-}
-
 /// The whole workspace's tests (xtask's own included) with, unless left out, the throwaway
 /// PostgreSQL. The end-to-end tests find the `veldwerk` binary through cargo itself.
 fn cargo_test(workspace: &Workspace, postgres: Option<&ThrowawayPostgres>) -> Result<()> {
@@ -349,16 +301,5 @@ impl Status {
             Self::Failed(took) => format!("FAILED after {:.1}s", took.as_secs_f64()),
             Self::Skipped(reason) => format!("skipped ({reason})"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fnv1a64_matches_the_reference_values() {
-        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
     }
 }
