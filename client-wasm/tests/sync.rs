@@ -96,8 +96,8 @@ async fn a_household_goes_to_the_server_is_acknowledged_and_comes_back_to_a_wipe
         app::with(|r| {
             r.docs
                 .get(&id)
-                .and_then(|local| CaseRecord::new(&local.doc).label().ok())
-                .is_some_and(|label| label == "Familie Visser")
+                .and_then(|local| CaseRecord::new(&local.doc).view().ok())
+                .is_some_and(|view| view.label == "Familie Visser")
         })
     })
     .await;

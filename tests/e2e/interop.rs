@@ -107,7 +107,10 @@ async fn js_automerge_repo_clients_sync_through_tickets(db: Db) {
         .await
         .expect("native client fetches the JS-made case");
     assert_eq!(
-        veldwerk_core::case::CaseRecord::new(&doc).label().unwrap(),
+        veldwerk_core::case::CaseRecord::new(&doc)
+            .view()
+            .unwrap()
+            .label,
         "Familie Interop"
     );
 }

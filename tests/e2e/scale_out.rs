@@ -280,9 +280,9 @@ pub mod bodies {
         for node in [&one, &two] {
             let mut link = Link::bearer(&node.ws(""), &sup.token).await;
             let doc = link.fetch(id).await.unwrap();
-            let record = CaseRecord::new(&doc);
+            let view = CaseRecord::new(&doc).view().unwrap();
             assert_eq!(
-                record.observation("v1", Theme::Housing).unwrap().as_deref(),
+                view.visit("v1").unwrap().observation(Theme::Housing),
                 Some("Bezoek v1")
             );
         }

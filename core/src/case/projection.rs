@@ -193,11 +193,10 @@ mod tests {
             projection.visits[0].themes,
             vec![Theme::Health, Theme::Housing]
         );
-        assert_eq!(
-            record.observation("v1", Theme::Housing).unwrap().as_deref(),
-            Some("Vochtig huis")
-        );
-        assert_eq!(record.observation("v1", Theme::Safety).unwrap(), None);
+        let view = record.view().unwrap();
+        let v1 = view.visit("v1").unwrap();
+        assert_eq!(v1.observation(Theme::Housing), Some("Vochtig huis"));
+        assert_eq!(v1.observation(Theme::Safety), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
-use super::schema::{MAX_FREE_TEXT, MAX_SHORT_TEXT, SchemaError, Theme, check_len, join};
+use super::schema::{MAX_FREE_TEXT, MAX_SHORT_TEXT, SchemaError, check_len, join};
 
 /// Reads a case record, checking every value it touches.
 pub struct CaseRecord<'a, D: ReadDoc> {
@@ -17,48 +17,10 @@ impl<'a, D: ReadDoc> CaseRecord<'a, D> {
         Self { doc }
     }
 
-    /// The household's display label.
-    pub fn label(&self) -> Result<String, SchemaError> {
-        let household = self.map(&ROOT, "household", "")?;
-        self.text(&household, "label", "household")
-    }
-
-    /// The address as the winning value; see [`Self::address_values`] for conflicts.
-    pub fn address(&self) -> Result<String, SchemaError> {
-        let household = self.map(&ROOT, "household", "")?;
-        self.text(&household, "address", "household")
-    }
-
-    /// Every concurrent value of the address, so a person can settle a conflict.
-    pub fn address_values(&self) -> Result<Vec<String>, SchemaError> {
-        let household = self.map(&ROOT, "household", "")?;
-        let values = self
-            .doc
-            .get_all(&household, "address")
-            .map_err(|e| SchemaError::new("household.address", e.to_string()))?;
-        values
-            .into_iter()
-            .map(|(value, id)| self.value_text(value, id, "household.address"))
-            .collect()
-    }
-
     /// The ids of the visits in the record.
     pub fn visit_ids(&self) -> Result<Vec<String>, SchemaError> {
         let visits = self.map(&ROOT, "visits", "")?;
         Ok(self.doc.keys(&visits).collect())
-    }
-
-    /// The free text of one observation of one visit, if recorded.
-    pub fn observation(&self, visit: &str, theme: Theme) -> Result<Option<String>, SchemaError> {
-        let visits = self.map(&ROOT, "visits", "")?;
-        let path = format!("visits.{visit}");
-        let visit = self.map(&visits, visit, "visits")?;
-        let observations = self.map(&visit, "observations", &path)?;
-        self.optional_text(
-            &observations,
-            theme.as_str(),
-            &format!("{path}.observations"),
-        )
     }
 
     /// The winning value at `key`, after checking any values it won over:
@@ -307,7 +269,8 @@ mod tests {
         set_address(&mut a, "Nieuwstraat 2", AddressStatus::Moved).unwrap();
         set_address(&mut b, "Oudeweg 3", AddressStatus::Moved).unwrap();
         a.merge(&mut b).unwrap();
-        let mut values = CaseRecord::new(&a).address_values().unwrap();
+        let view = CaseRecord::new(&a).view().unwrap();
+        let mut values: Vec<_> = view.address.into_iter().map(|a| a.value).collect();
         values.sort();
         assert_eq!(values, vec!["Nieuwstraat 2", "Oudeweg 3"]);
     }

@@ -1,7 +1,7 @@
 //! The restricted record, the compartment of police and justice signals that
 //! only some organisations may read: `{ schemaVersion, compartment:
 //! "restricted", signals: { <id>: { at, author, organisation, kind, text } } }`.
-//! Its fields, validator, readers and writers.
+//! Its fields, validator and writers.
 
 use automerge::{AutomergeError, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
 
@@ -50,12 +50,6 @@ impl<D: ReadDoc> CaseRecord<'_, D> {
             check_len(&text, MAX_FREE_TEXT, &format!("{path}.text"))?;
         }
         Ok(())
-    }
-
-    /// The ids of the signals in a restricted record.
-    pub fn signal_ids(&self) -> Result<Vec<String>, SchemaError> {
-        let signals = self.map(&ROOT, "signals", "")?;
-        Ok(self.doc.keys(&signals).collect())
     }
 }
 

@@ -255,7 +255,10 @@ mod tests {
         let household = doc.get(ROOT, "household").unwrap().unwrap().1;
         let label = doc.put_object(&household, "label", ObjType::Text).unwrap();
         doc.splice_text(&label, 0, 0, "Familie Jansen").unwrap();
-        assert_eq!(CaseRecord::new(&doc).label().unwrap(), "Familie Jansen");
+        assert_eq!(
+            CaseRecord::new(&doc).view().unwrap().label,
+            "Familie Jansen"
+        );
         CaseRecord::new(&doc).validate().unwrap();
     }
 
