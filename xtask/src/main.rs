@@ -1,4 +1,4 @@
-//! `cargo xtask run | test | bench`: one entry point for building, running and checking Veldwerk,
+//! `cargo xtask run | test | tidy | bench`: one entry point for building, running and checking Veldwerk,
 //! so a developer, a new machine and CI all do the same thing.
 
 mod app;
@@ -8,6 +8,7 @@ mod npm;
 mod postgres;
 mod run;
 mod test;
+mod tidy;
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -18,8 +19,10 @@ usage: cargo xtask <command>
 
 commands:
   run [-- ARGS]          build and run the server (`veldwerk serve ARGS`) on the embedded defaults
-  test [--no-postgres]   everything CI checks: fmt, clippy, wasm32 build of core, interop npm deps,
-                         a throwaway PostgreSQL, cargo test; --no-postgres leaves PostgreSQL out
+  test [--no-postgres]   everything CI checks: fmt, tidy, clippy, wasm32 build of core, interop npm
+                         deps, a throwaway PostgreSQL, cargo test; --no-postgres leaves PostgreSQL out
+  tidy                   only the architecture invariants: sqlx only in the store, no clock or
+                         randomness in core, no file over 700 lines, every module in ARCHITECTURE.md
   bench [--no-postgres] [ARGS]
                          our server and the JS automerge-repo reference server under the same load,
                          side by side: a table on stdout and in <target>/bench/ (JSON, Markdown);
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let result = match command.as_deref().and_then(OsStr::to_str) {
         Some("run") => run::run(&workspace, strip_separator(&rest)).map(|()| ExitCode::SUCCESS),
         Some("test") => test::Options::parse(&rest).map(|options| test::run(&workspace, options)),
+        Some("tidy") => tidy::run(&workspace).map(|()| ExitCode::SUCCESS),
         Some("bench") => bench::run(&workspace, bench::Options::parse(&rest)),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");

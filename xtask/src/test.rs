@@ -67,6 +67,8 @@ fn run_steps(workspace: &Workspace, options: &Options, report: &mut Report) -> R
         }
         cmd::run(&mut fmt)
     })?;
+    // Reads files only: seconds, so a broken invariant fails before the long builds.
+    report.step("tidy", || crate::tidy::run(workspace))?;
     report.step("cargo clippy", || {
         cmd::run(&mut workspace.cargo([
             "clippy",
