@@ -3,6 +3,8 @@
 //! messages and incoming messages into events. Native test clients and the
 //! tablet app drive it, each with their own socket.
 
+pub mod engine;
+
 use std::collections::HashMap;
 
 use automerge::sync::SyncDoc;
