@@ -1,6 +1,9 @@
 //! The app's state outside the UI: the signed-in person, the unlocked store,
-//! every case document on the tablet, and the sync engine that keeps them in
-//! step with the server. One instance per page, on the browser's one thread.
+//! every case document on the tablet, and what the sync engine reported (the
+//! link, a revoked device). One instance per page, on the browser's one thread.
+//! The model knows nothing of the engine: it announces what changed through
+//! the hook the engine registers ([`listen`]), and the engine writes its news
+//! into the model, which the views watch.
 //!
 //! Durability: an edit is committed to the automerge document, checked against
 //! the write rules, written (encrypted) to IndexedDB, and only then reported as
@@ -12,19 +15,19 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use automerge::{Automerge, ChangeHash, ReadDoc};
+use automerge::{Automerge, ChangeHash};
 use futures::lock::Mutex;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 use veldwerk_core::DocumentId;
 use veldwerk_core::api::cases::{CaseItem, WritersQuery};
 use veldwerk_core::case::{CaseRecord, CaseView};
+use veldwerk_core::client::engine;
 use veldwerk_core::identity::{Compartment, OrganisationKind, Standing};
 use veldwerk_core::rules::{self, RuleViolation, Writer};
 
 use crate::platform::{Failure, api, now_ms};
 use crate::store::LocalStore;
-use crate::sync;
 
 /// Who is signed in on this tablet, as `/api/me` says; kept on the tablet as
 /// the server sent it.
@@ -78,16 +81,17 @@ pub struct LocalDoc {
 impl LocalDoc {
     /// The server's acknowledged heads that this copy has (it may be behind the server).
     fn known_acked(&self) -> Vec<ChangeHash> {
-        self.acked
-            .iter()
-            .filter(|h| self.doc.get_change_by_hash(h).is_some())
-            .copied()
-            .collect()
+        engine::known_acked(&self.doc, &self.acked)
     }
 
     /// Local changes the server has not confirmed yet.
     pub fn unsynced(&self) -> usize {
-        self.doc.get_changes(&self.known_acked()).len()
+        engine::unconfirmed(&self.doc, &self.acked)
+    }
+
+    /// The server has every change of this copy: letting go of it loses nothing.
+    pub fn settled(&self) -> bool {
+        engine::settled(&self.doc, &self.acked)
     }
 
     pub fn has_content(&self) -> bool {
@@ -117,13 +121,44 @@ pub struct Runtime {
     pub writers: BTreeMap<String, (String, String)>,
     pub link: Option<Link>,
     pub last_sync_ms: Option<i64>,
-    pub engine: sync::Engine,
+    /// The server revoked this device and its data is gone (set by [`revoked`]).
+    pub revoked: bool,
 }
+
+/// What the model tells whoever listens (the sync engine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announcement {
+    /// The store was unlocked and its documents loaded: time to sync.
+    Opened,
+    /// The store was locked or wiped: stop syncing.
+    Closed,
+    /// A document has new local changes (an edit, a new household, one to fetch).
+    Changed(DocumentId),
+    /// A document's local copy was replaced: its sync starts over.
+    Replaced(DocumentId),
+}
+
+type Listener = Rc<dyn Fn(Announcement)>;
 
 thread_local! {
     static RUNTIME: RefCell<Runtime> = RefCell::new(Runtime::default());
     static PERSIST: Rc<Mutex<()>> = Rc::new(Mutex::new(()));
     static TICK: RefCell<Option<RwSignal<u64>>> = const { RefCell::new(None) };
+    static LISTENER: RefCell<Option<Listener>> = const { RefCell::new(None) };
+}
+
+/// Registers the one listener for the model's announcements (the sync
+/// engine does, at start-up); a second call replaces the first.
+pub fn listen(listener: impl Fn(Announcement) + 'static) {
+    LISTENER.with(|l| *l.borrow_mut() = Some(Rc::new(listener)));
+}
+
+/// Tells the listener, if any. Never call it inside [`with`]: the listener reads the runtime.
+pub fn announce(announcement: Announcement) {
+    let listener = LISTENER.with(|l| l.borrow().clone());
+    if let Some(listener) = listener {
+        listener(announcement);
+    }
 }
 
 /// Runs `f` with the runtime. Never hold on across an `.await`.
@@ -217,13 +252,13 @@ pub async fn open(store: LocalStore, me: Option<Me>) -> Result<(), Failure> {
         r.writers = writers;
     });
     changed();
-    sync::start();
+    announce(Announcement::Opened);
     Ok(())
 }
 
 /// Forgets the key and every decrypted record; the data stays encrypted on disk.
 pub fn lock() {
-    sync::stop();
+    announce(Announcement::Closed);
     with(|r| {
         r.store = None;
         r.docs.clear();
@@ -270,7 +305,7 @@ pub async fn forget(id: DocumentId) -> Result<bool, Failure> {
     let _guard = lock.lock().await;
     let Some(store) = with(|r| {
         let local = r.docs.get(&id)?;
-        let settled = !local.acked.is_empty() && local.unsynced() == 0;
+        let settled = local.settled();
         let store = r.store.clone().filter(|_| settled)?;
         r.docs.remove(&id);
         let name = id.to_string();
@@ -428,7 +463,7 @@ pub async fn edit(
     })?;
     persist(id).await.map_err(EditError::Store)?;
     changed();
-    sync::push(id);
+    announce(Announcement::Changed(id));
     Ok(())
 }
 
@@ -465,7 +500,7 @@ pub async fn create_household(label: &str, address: &str) -> Result<DocumentId, 
     })?;
     persist(id).await.map_err(EditError::Store)?;
     changed();
-    sync::push(id);
+    announce(Announcement::Changed(id));
     Ok(id)
 }
 
@@ -505,7 +540,7 @@ pub async fn refused(id: DocumentId, reason: String) {
     let _ = persist(id).await;
     let _ = persist_listed().await;
     changed();
-    sync::restart_document(id);
+    announce(Announcement::Replaced(id));
 }
 
 pub fn dismiss_refusal(index: usize) {
@@ -535,10 +570,42 @@ pub async fn fetch_me() -> Result<Option<Me>, Failure> {
 
 /// The server's wipe signal: delete every local record and key, at once.
 pub async fn wipe() {
-    sync::stop();
+    announce(Announcement::Closed);
     with(|r| *r = Runtime::default());
     let _ = crate::store::wipe().await;
     changed();
+}
+
+/// The server revoked this device: wipe, and keep the fact for the views,
+/// which show why the tablet is empty.
+pub async fn revoked() {
+    wipe().await;
+    with(|r| r.revoked = true);
+    changed();
+}
+
+/// Adds an empty copy of a document the server lists for us and the tablet
+/// does not have yet, and announces it so the engine fetches it. Says whether it was added.
+pub fn track(id: DocumentId) -> bool {
+    let added = with(|r| {
+        let actor = r.me.as_ref()?.actor();
+        if r.docs.contains_key(&id) {
+            return None;
+        }
+        r.docs.insert(
+            id,
+            LocalDoc {
+                doc: Automerge::new().with_actor(actor),
+                acked: Vec::new(),
+            },
+        );
+        Some(())
+    });
+    if added.is_some() {
+        changed();
+        announce(Announcement::Changed(id));
+    }
+    added.is_some()
 }
 
 /// A fresh client-made id for a visit, member or agreement.

@@ -21,5 +21,7 @@ pub fn start() {
     std::panic::set_hook(Box::new(|info| {
         web_sys::console::error_1(&format!("veldwerk: {info}").into());
     }));
+    // The engine listens to the model before anything can open it.
+    sync::install();
     ui::mount();
 }

@@ -4,11 +4,18 @@
 //! sync fires, and every 30 s; after a drop it reconnects with exponential
 //! backoff and jitter. Authentication is the session cookie, checked with
 //! `/api/me` first, because a refused WebSocket upgrade tells the page nothing.
+//!
+//! What to do when — the backoff, what a close code or a refusal means, which
+//! cases to fetch or forget — is decided by `veldwerk_core::client::engine`;
+//! this file owns the socket, the timers and the browser's events. It listens
+//! to the model's announcements ([`install`]) and reports the link, a sign-out
+//! and a revoked device into the model, where the views see them.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 
-use automerge::Automerge;
 use veldwerk_core::DocumentId;
+use veldwerk_core::client::engine::{self, Outcome, PERIOD_MS, Retry, Session};
 use veldwerk_core::client::{ClientConnection, Incoming};
 use veldwerk_core::protocol::Message;
 use wasm_bindgen::JsCast;
@@ -16,24 +23,15 @@ use wasm_bindgen::prelude::*;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use veldwerk_core::api::cases::CaseItem;
-use veldwerk_core::api::{CloseCode, DEVICE_REVOKED_PREFIX, QuarantineNotice};
 
-use crate::app::{self, Link, Listed, LocalDoc};
+use crate::app::{self, Announcement, Link, Listed};
 use crate::platform::{self, now_ms};
 
-const PERIOD_MS: i32 = 30_000;
-const BACKOFF_BASE_MS: f64 = 1_000.0;
-const BACKOFF_MAX_MS: f64 = 60_000.0;
-
 #[derive(Default)]
-pub struct Engine {
+struct Engine {
+    state: engine::Engine,
     socket: Option<Socket>,
     conn: Option<ClientConnection>,
-    attempt: u32,
-    running: bool,
-    /// Bumped on every new socket, so stale callbacks and timers do nothing.
-    generation: u64,
-    reconnect_pending: bool,
 }
 
 struct Socket {
@@ -53,14 +51,17 @@ impl Drop for Socket {
 }
 
 thread_local! {
+    static ENGINE: RefCell<Engine> = RefCell::new(Engine::default());
     /// A sync server other than this page's own, if set (see [`use_sync_server`]).
     static SERVER: RefCell<Option<String>> = const { RefCell::new(None) };
     /// The page's event listeners, installed once and kept for the page's life.
     static TRIGGERS: RefCell<Vec<Closure<dyn FnMut()>>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Runs `f` with the engine. It may read the model (`app::with`) inside, never
+/// the other way round; never hold on across an `.await`.
 fn engine<R>(f: impl FnOnce(&mut Engine) -> R) -> R {
-    app::with(|r| f(&mut r.engine))
+    ENGINE.with(|e| f(&mut e.borrow_mut()))
 }
 
 fn set_link(link: Link) {
@@ -68,39 +69,61 @@ fn set_link(link: Link) {
     app::changed();
 }
 
+/// Jitter for the backoff, in `[0, 1)`.
+fn jitter() -> f64 {
+    js_sys::Math::random()
+}
+
+/// Makes the engine the model's listener: it starts when the store opens,
+/// stops when it closes, and offers every local change to the server.
+pub fn install() {
+    app::listen(|announcement| match announcement {
+        Announcement::Opened => start(),
+        Announcement::Closed => stop(),
+        Announcement::Changed(document) => push(document),
+        Announcement::Replaced(document) => restart_document(document),
+    });
+}
+
 /// Syncs with the automerge-repo server at `url` (`ws://…`) instead of this page's own
 /// server, without a session check or caseload: any automerge-repo sync server will do. The
-/// engine's own tests sync with the JS reference server this way.
+/// engine's own tests sync with the JS reference server this way; it installs the engine,
+/// as the app's start-up does.
 pub fn use_sync_server(url: &str) {
     SERVER.with(|s| *s.borrow_mut() = Some(url.to_owned()));
+    install();
 }
 
 /// Starts syncing (after unlock) and installs the triggers once per page.
 pub fn start() {
-    engine(|e| {
-        e.running = true;
-        e.attempt = 0;
-    });
+    engine(|e| e.state.start());
     install_triggers();
     connect_now();
 }
 
 /// Stops syncing (on lock, sign-out or wipe).
 pub fn stop() {
-    engine(|e| {
-        e.running = false;
-        e.generation += 1;
-        e.socket = None;
+    let socket = engine(|e| {
+        e.state.stop();
         e.conn = None;
+        e.socket.take()
     });
+    drop(socket);
 }
 
 /// Connects now, unless connected or stopped.
 pub fn connect_now() {
-    let go = engine(|e| e.running && e.socket.is_none());
-    if go {
+    if engine(|e| e.state.should_connect()) {
         wasm_bindgen_futures::spawn_local(connect());
     }
+}
+
+fn is_open() -> bool {
+    engine(|e| {
+        e.socket
+            .as_ref()
+            .is_some_and(|s| s.ws.ready_state() == WebSocket::OPEN)
+    })
 }
 
 fn install_triggers() {
@@ -110,7 +133,7 @@ fn install_triggers() {
         }
         let window = web_sys::window().expect("window");
         let on_online = Closure::<dyn FnMut()>::new(|| {
-            engine(|e| e.attempt = 0);
+            engine(|e| e.state.network_returned());
             connect_now();
         });
         let on_visible = Closure::<dyn FnMut()>::new(|| {
@@ -123,11 +146,7 @@ fn install_triggers() {
             }
         });
         let on_tick = Closure::<dyn FnMut()>::new(|| {
-            if engine(|e| {
-                e.socket
-                    .as_ref()
-                    .is_some_and(|s| s.ws.ready_state() == WebSocket::OPEN)
-            }) {
+            if is_open() {
                 wasm_bindgen_futures::spawn_local(refresh_caseload());
                 sync_all();
             } else {
@@ -144,7 +163,7 @@ fn install_triggers() {
         }
         let _ = window.set_interval_with_callback_and_timeout_and_arguments_0(
             on_tick.as_ref().unchecked_ref(),
-            PERIOD_MS,
+            PERIOD_MS as i32,
         );
         t.borrow_mut().extend([on_online, on_visible, on_tick]);
     });
@@ -152,44 +171,53 @@ fn install_triggers() {
 
 /// Called when the service worker's background sync fires.
 pub fn background_sync() {
-    engine(|e| e.attempt = 0);
+    engine(|e| e.state.network_returned());
     connect_now();
     sync_all();
 }
 
+/// Does what the engine decided.
+fn follow(outcome: Outcome) {
+    match outcome {
+        Outcome::Continue => {}
+        Outcome::Offline { retry } => {
+            set_link(Link::Offline);
+            if let Some(retry) = retry {
+                set_retry(retry);
+            }
+        }
+        Outcome::SignedOut => set_link(Link::SignedOut),
+        Outcome::Wipe => wasm_bindgen_futures::spawn_local(app::revoked()),
+        Outcome::Refused { document, reason } => {
+            wasm_bindgen_futures::spawn_local(app::refused(document, reason));
+        }
+    }
+}
+
 async fn connect() {
-    let generation = engine(|e| {
-        e.generation += 1;
-        e.reconnect_pending = false;
-        e.generation
-    });
+    let generation = engine(|e| e.state.connecting());
     set_link(Link::Connecting);
     if let Some(url) = SERVER.with(|s| s.borrow().clone()) {
         open_socket(generation, url);
         return;
     }
     // A refused upgrade is indistinguishable from no network; ask the API first.
-    match app::fetch_me().await {
+    let session = match app::fetch_me().await {
         Ok(Some(me)) => {
             // The device (and so the actor id) stays; names and role may have changed.
             app::with(|r| r.me = Some(me));
+            Session::SignedIn
         }
-        Ok(None) => {
-            set_link(Link::SignedOut);
-            return;
-        }
-        Err(platform::Failure::Server { code, .. }) if code == "device_revoked" => {
-            app::wipe().await;
-            crate::ui::wiped();
-            return;
-        }
-        Err(_) => {
-            set_link(Link::Offline);
-            schedule_reconnect(generation);
-            return;
-        }
+        Ok(None) => Session::SignedOut,
+        Err(platform::Failure::Server { code, .. }) if code == "device_revoked" => Session::Revoked,
+        Err(_) => Session::Unreachable,
+    };
+    let outcome = engine(|e| e.state.session_checked(generation, session, jitter()));
+    if outcome != Outcome::Continue {
+        follow(outcome);
+        return;
     }
-    if engine(|e| e.generation != generation || !e.running) {
+    if !engine(|e| e.state.may_go_on(generation)) {
         return;
     }
     refresh_caseload().await;
@@ -207,8 +235,8 @@ async fn connect() {
 
 fn open_socket(generation: u64, url: String) {
     let Ok(ws) = WebSocket::new(&url) else {
-        set_link(Link::Offline);
-        schedule_reconnect(generation);
+        let outcome = engine(|e| e.state.socket_failed(generation, jitter()));
+        follow(outcome);
         return;
     };
     ws.set_binary_type(BinaryType::Arraybuffer);
@@ -224,7 +252,7 @@ fn open_socket(generation: u64, url: String) {
         }
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        if engine(|e| e.generation) != generation {
+        if !engine(|e| e.state.is_current(generation)) {
             return;
         }
         if let Ok(buffer) = event.data().dyn_into::<js_sys::ArrayBuffer>() {
@@ -232,10 +260,12 @@ fn open_socket(generation: u64, url: String) {
         }
     });
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
-        if engine(|e| e.generation) != generation {
+        if !engine(|e| e.state.is_current(generation)) {
             return;
         }
-        closed(generation, event.code());
+        discard_socket();
+        let outcome = engine(|e| e.state.closed(event.code(), jitter()));
+        follow(outcome);
     });
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -248,60 +278,31 @@ fn open_socket(generation: u64, url: String) {
             _on_message: on_message,
             _on_close: on_close,
         });
+        e.state.socket_opened();
     });
 }
 
 /// Lets go of the current socket. Called from the socket's own callbacks, so
 /// its closures are dropped only after the running one has returned.
-fn discard_socket() -> u64 {
-    let (socket, generation) = engine(|e| {
+fn discard_socket() {
+    let socket = engine(|e| {
         e.conn = None;
-        (e.socket.take(), e.generation)
+        e.socket.take()
     });
     wasm_bindgen_futures::spawn_local(async move { drop(socket) });
-    generation
 }
 
-fn closed(generation: u64, code: u16) {
-    discard_socket();
-    match CloseCode::from_code(code) {
-        Some(CloseCode::DeviceRevoked) => wasm_bindgen_futures::spawn_local(async {
-            app::wipe().await;
-            crate::ui::wiped();
-        }),
-        Some(CloseCode::SignedOut) => set_link(Link::SignedOut),
-        _ => {
-            set_link(Link::Offline);
-            schedule_reconnect(generation);
-        }
-    }
-}
-
-/// Exponential backoff with full jitter: 1 s, 2 s, 4 s … up to 60 s.
-fn schedule_reconnect(generation: u64) {
-    let delay = engine(|e| {
-        if !e.running || e.reconnect_pending {
-            return None;
-        }
-        e.reconnect_pending = true;
-        let ceiling = (BACKOFF_BASE_MS * 2f64.powi(e.attempt.min(16) as i32)).min(BACKOFF_MAX_MS);
-        e.attempt += 1;
-        Some(ceiling * (0.5 + js_sys::Math::random() / 2.0))
-    });
-    let Some(delay) = delay else { return };
-    let retry = Closure::once_into_js(move || {
-        let current = engine(|e| {
-            e.reconnect_pending = false;
-            e.generation == generation && e.running && e.socket.is_none()
-        });
-        if current {
+/// Sets the reconnect timer the engine asked for.
+fn set_retry(retry: Retry) {
+    let fire = Closure::once_into_js(move || {
+        if engine(|e| e.state.retry_due(retry.generation)) {
             wasm_bindgen_futures::spawn_local(connect());
         }
     });
     if let Some(window) = web_sys::window() {
         let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-            retry.unchecked_ref(),
-            delay as i32,
+            fire.unchecked_ref(),
+            retry.delay_ms as i32,
         );
     }
 }
@@ -323,10 +324,8 @@ fn receive(frame: &[u8]) {
     let incoming = engine(|e| e.conn.as_mut().map(|c| c.handle(message)));
     match incoming {
         Some(Ok(Incoming::Joined { .. })) => {
-            app::with(|r| {
-                r.engine.attempt = 0;
-                r.last_sync_ms = Some(now_ms());
-            });
+            engine(|e| e.state.joined());
+            app::with(|r| r.last_sync_ms = Some(now_ms()));
             set_link(Link::Online);
             sync_all();
         }
@@ -339,28 +338,33 @@ fn receive(frame: &[u8]) {
                 }
             });
         }
-        Some(Ok(Incoming::Error { message })) => server_error(message),
+        Some(Ok(Incoming::Error { message })) => {
+            let outcome = engine(|e| e.state.refused(&message));
+            follow(outcome);
+        }
         Some(Ok(Incoming::Ignored)) | None => {}
         Some(Err(_)) => {
             // The server broke the protocol; start over.
-            let generation = discard_socket();
-            set_link(Link::Offline);
-            schedule_reconnect(generation);
+            discard_socket();
+            let outcome = engine(|e| e.state.link_lost(jitter()));
+            follow(outcome);
         }
     }
 }
 
 fn applied(document: DocumentId, data: &[u8]) {
-    let reply = app::with(|r| {
-        let local = r.docs.get_mut(&document)?;
-        let conn = r.engine.conn.as_mut()?;
-        conn.apply(document, &mut local.doc, data).ok()?;
-        if let Some(heads) = conn.server_heads(&document) {
-            local.acked = heads.to_vec();
-        }
-        let reply = conn.sync(document, &local.doc, local.has_content());
-        r.last_sync_ms = Some(now_ms());
-        Some(reply)
+    let reply = engine(|e| {
+        let conn = e.conn.as_mut()?;
+        app::with(|r| {
+            let local = r.docs.get_mut(&document)?;
+            conn.apply(document, &mut local.doc, data).ok()?;
+            if let Some(heads) = conn.server_heads(&document) {
+                local.acked = heads.to_vec();
+            }
+            let reply = conn.sync(document, &local.doc, local.has_content());
+            r.last_sync_ms = Some(now_ms());
+            Some(reply)
+        })
     });
     let Some(reply) = reply else { return };
     if let Some(reply) = reply {
@@ -372,29 +376,18 @@ fn applied(document: DocumentId, data: &[u8]) {
     });
 }
 
-fn server_error(message: String) {
-    if message.starts_with(DEVICE_REVOKED_PREFIX) {
-        wasm_bindgen_futures::spawn_local(async {
-            app::wipe().await;
-            crate::ui::wiped();
-        });
-        return;
-    }
-    if let Some(notice) = QuarantineNotice::parse(&message) {
-        wasm_bindgen_futures::spawn_local(app::refused(notice.document_id, notice.reason));
-    }
-}
-
 /// Offers every document to the server.
 pub fn sync_all() {
-    let messages = app::with(|r| {
-        let Some(conn) = r.engine.conn.as_mut().filter(|c| c.is_joined()) else {
+    let messages = engine(|e| {
+        let Some(conn) = e.conn.as_mut().filter(|c| c.is_joined()) else {
             return Vec::new();
         };
-        r.docs
-            .iter()
-            .filter_map(|(id, local)| conn.sync(*id, &local.doc, local.has_content()))
-            .collect::<Vec<_>>()
+        app::with(|r| {
+            r.docs
+                .iter()
+                .filter_map(|(id, local)| conn.sync(*id, &local.doc, local.has_content()))
+                .collect::<Vec<_>>()
+        })
     });
     for message in &messages {
         send(message);
@@ -403,20 +396,18 @@ pub fn sync_all() {
 
 /// Offers one document's new changes to the server, if connected.
 pub fn push(document: DocumentId) {
-    let message = app::with(|r| {
-        let conn = r.engine.conn.as_mut().filter(|c| c.is_joined())?;
-        let local = r.docs.get(&document)?;
-        conn.sync(document, &local.doc, local.has_content())
+    let message = engine(|e| {
+        let conn = e.conn.as_mut().filter(|c| c.is_joined())?;
+        app::with(|r| {
+            let local = r.docs.get(&document)?;
+            conn.sync(document, &local.doc, local.has_content())
+        })
     });
     match message {
         Some(message) => send(&message),
         None => connect_now(),
     }
-    if let Some(false) | None = engine(|e| {
-        e.socket
-            .as_ref()
-            .map(|s| s.ws.ready_state() == WebSocket::OPEN)
-    }) {
+    if !is_open() {
         wasm_bindgen_futures::spawn_local(async {
             let _ = platform::request_background_sync().await;
         });
@@ -425,8 +416,8 @@ pub fn push(document: DocumentId) {
 
 /// Starts a document's sync over after its local copy was replaced.
 pub fn restart_document(document: DocumentId) {
-    app::with(|r| {
-        if let Some(conn) = r.engine.conn.as_mut() {
+    engine(|e| {
+        if let Some(conn) = e.conn.as_mut() {
             conn.reset(&document);
         }
     });
@@ -438,7 +429,7 @@ pub fn restart_document(document: DocumentId) {
 pub async fn refresh_caseload() {
     // Only cases the server acknowledged before we asked can be missing for
     // want of access rather than because the list was made before they arrived.
-    let held: Vec<DocumentId> = app::with(|r| {
+    let acknowledged: Vec<DocumentId> = app::with(|r| {
         r.docs
             .iter()
             .filter(|(_, d)| !d.acked.is_empty())
@@ -452,39 +443,25 @@ pub async fn refresh_caseload() {
         return;
     };
     let listed: Vec<Listed> = cases.into_iter().map(Listed::from).collect();
-    app::with(|r| r.listed = listed.clone());
-    for id in held {
-        let name = id.to_string();
-        if !listed.iter().any(|l| l.document_id == name) {
-            let _ = app::forget(id).await;
-        }
+    let listed_ids: Vec<DocumentId> = listed
+        .iter()
+        .filter_map(|case| case.document_id.parse().ok())
+        .collect();
+    let local: BTreeSet<DocumentId> = app::with(|r| {
+        r.listed = listed;
+        r.docs.keys().copied().collect()
+    });
+    let plan = engine::reconcile(&acknowledged, &local, &listed_ids);
+    for id in plan.forget {
+        let _ = app::forget(id).await;
     }
     let _ = app::persist_listed().await;
-    for case in &listed {
-        if let Ok(id) = case.document_id.parse::<DocumentId>() {
-            track(id);
-        }
+    for id in plan.fetch {
+        track(id);
     }
 }
 
 /// Fetches a document the tablet does not have yet (one the server lists for us).
 pub fn track(id: DocumentId) {
-    let added = app::with(|r| {
-        let actor = r.me.as_ref()?.actor();
-        if r.docs.contains_key(&id) {
-            return None;
-        }
-        r.docs.insert(
-            id,
-            LocalDoc {
-                doc: Automerge::new().with_actor(actor),
-                acked: Vec::new(),
-            },
-        );
-        Some(())
-    });
-    if added.is_some() {
-        app::changed();
-        push(id);
-    }
+    app::track(id);
 }

@@ -127,11 +127,6 @@ pub fn t(key: T) -> &'static str {
     key.s()
 }
 
-/// The device was revoked and its data is gone.
-pub fn wiped() {
-    ui().gate.set(Gate::Wiped);
-}
-
 pub fn go(route: Route) {
     if let Some(window) = web_sys::window() {
         let _ = window.location().set_hash(&route.href());
@@ -328,6 +323,12 @@ async fn decide_gate() {
 #[component]
 fn App() -> impl IntoView {
     let ui = ui();
+    // The engine reports a revoked device in the model; the device's data is gone.
+    Effect::new(move |_| {
+        if app::read(|r| r.revoked) && ui.gate.get_untracked() != Gate::Wiped {
+            ui.gate.set(Gate::Wiped);
+        }
+    });
     view! {
         <a class="skip" href="#main">{move || t(T::Skip)}</a>
         {move || ui.update_ready.get().then(|| view! {

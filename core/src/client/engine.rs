@@ -213,8 +213,13 @@ impl Engine {
         }
     }
 
-    /// The link went down without a close code that means more (the socket
-    /// could not be made, or the server broke the protocol).
+    /// The attempt of `generation` could not make its socket.
+    pub fn socket_failed(&mut self, generation: u64, jitter: f64) -> Outcome {
+        self.offline(generation, jitter)
+    }
+
+    /// The link went down without a close code that means more: the server
+    /// broke the protocol, say.
     pub fn link_lost(&mut self, jitter: f64) -> Outcome {
         let generation = self.socket_gone();
         self.offline(generation, jitter)
@@ -328,7 +333,7 @@ pub fn acknowledged(ours: &[ChangeHash], theirs: Option<&[ChangeHash]>) -> bool 
 }
 
 /// Received: we hold every head the server last reported (and it reported some).
-pub fn received(theirs: Option<&[ChangeHash]>, have: impl Fn(&ChangeHash) -> bool) -> bool {
+pub fn received(theirs: Option<&[ChangeHash]>, have: impl FnMut(&ChangeHash) -> bool) -> bool {
     match theirs {
         Some(theirs) if !theirs.is_empty() => theirs.iter().all(have),
         _ => false,
