@@ -143,7 +143,9 @@ type Listener = Rc<dyn Fn(Announcement)>;
 thread_local! {
     static RUNTIME: RefCell<Runtime> = RefCell::new(Runtime::default());
     static PERSIST: Rc<Mutex<()>> = Rc::new(Mutex::new(()));
-    static TICK: RefCell<Option<RwSignal<u64>>> = const { RefCell::new(None) };
+    /// Reference-counted rather than owned by whichever reactive scope first
+    /// reads the model (an effect's scope is disposed each time it re-runs).
+    static TICK: ArcRwSignal<u64> = ArcRwSignal::new(0);
     static LISTENER: RefCell<Option<Listener>> = const { RefCell::new(None) };
 }
 
@@ -167,8 +169,8 @@ pub fn with<R>(f: impl FnOnce(&mut Runtime) -> R) -> R {
 }
 
 /// The signal every view that reads the runtime tracks.
-pub fn tick() -> RwSignal<u64> {
-    TICK.with(|t| *t.borrow_mut().get_or_insert_with(|| RwSignal::new(0)))
+pub fn tick() -> ArcRwSignal<u64> {
+    TICK.with(ArcRwSignal::clone)
 }
 
 /// Tells the views the runtime changed.
