@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use veldwerk_core::DocumentId;
-use veldwerk_core::client::{ClientConnection, Incoming};
+use veldwerk_core::client::{ClientConnection, Incoming, engine};
 use veldwerk_core::protocol::Message;
 
 /// Where a server takes sync connections, and the bearer token it wants (the reference wants none).
@@ -279,21 +279,14 @@ impl Client {
 
 /// Acknowledged: the heads the server last reported include every head of ours.
 fn server_has_ours(conn: &ClientConnection, held: &mut Held) -> bool {
-    let ours = held.doc.get_heads();
-    match conn.server_heads(&held.id) {
-        Some(theirs) => !ours.is_empty() && ours.iter().all(|head| theirs.contains(head)),
-        None => false,
-    }
+    engine::acknowledged(&held.doc.get_heads(), conn.server_heads(&held.id))
 }
 
 /// Fetched: we hold every head the server last reported (and it reported some).
 fn we_have_theirs(conn: &ClientConnection, held: &mut Held) -> bool {
-    match conn.server_heads(&held.id) {
-        Some(theirs) if !theirs.is_empty() => theirs
-            .iter()
-            .all(|head| held.doc.get_change_by_hash(head).is_some()),
-        _ => false,
-    }
+    engine::received(conn.server_heads(&held.id), |head| {
+        held.doc.get_change_by_hash(head).is_some()
+    })
 }
 
 /// Whether an error is (caused by) the deadline passing.

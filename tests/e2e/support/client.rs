@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use automerge::{ActorId, AutoCommit, ChangeHash};
+use automerge::{ActorId, AutoCommit};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use veldwerk_core::DocumentId;
-use veldwerk_core::client::{ClientConnection, Incoming};
+use veldwerk_core::client::{ClientConnection, Incoming, engine};
 use veldwerk_core::protocol::Message;
 
 /// How long a test waits for the server before it fails.
@@ -275,11 +275,7 @@ impl Link {
     }
 
     fn in_step(&self, id: DocumentId, doc: &mut AutoCommit) -> bool {
-        let ours = sorted(doc.get_heads());
-        match self.conn.server_heads(&id) {
-            Some(theirs) => !ours.is_empty() && sorted(theirs.to_vec()) == ours,
-            None => false,
-        }
+        engine::in_step(&doc.get_heads(), self.conn.server_heads(&id))
     }
 
     pub async fn close(mut self) {
@@ -297,9 +293,4 @@ async fn connect_with_token(url: &str, token: &str) -> WebSocketStream<MaybeTlsS
         .await
         .expect("websocket connect");
     ws
-}
-
-fn sorted(mut heads: Vec<ChangeHash>) -> Vec<ChangeHash> {
-    heads.sort();
-    heads
 }
