@@ -24,7 +24,8 @@ use veldwerk_core::api::cases::{CaseItem, WritersQuery};
 use veldwerk_core::case::{CaseRecord, CaseView};
 use veldwerk_core::client::engine;
 use veldwerk_core::identity::{Compartment, OrganisationKind, Standing};
-use veldwerk_core::rules::{self, RuleViolation, Writer};
+use veldwerk_core::judge;
+use veldwerk_core::rules::{RuleViolation, Writer};
 
 use crate::platform::{Failure, api, now_ms};
 use crate::store::LocalStore;
@@ -402,15 +403,16 @@ impl std::fmt::Display for EditError {
     }
 }
 
-/// The writer the rules check our own changes as. Where the organisation stands
-/// to the case is the server's knowledge; the tablet assumes it is on the team.
-fn writer_check(doc: &Automerge, before: &[ChangeHash], me: &Me) -> Result<(), RuleViolation> {
+/// Judges our own edit (`before` to the document's heads) as the server will
+/// (`core::judge`), as the signed-in person. Where the organisation stands to
+/// the case is the server's knowledge; the tablet assumes it is on the team.
+fn judge_own(doc: &Automerge, before: &[ChangeHash], me: &Me) -> Result<(), EditError> {
     let (Some(role), Some(kind)) = (me.role(), OrganisationKind::parse(&me.organisation_kind))
     else {
-        return Err(RuleViolation {
+        return Err(EditError::Rule(RuleViolation {
             path: String::new(),
             reason: "unknown role".into(),
-        });
+        }));
     };
     let writer = Writer {
         handle: &me.handle,
@@ -422,7 +424,12 @@ fn writer_check(doc: &Automerge, before: &[ChangeHash], me: &Me) -> Result<(), R
             directs: false,
         },
     };
-    rules::check(doc, before, &doc.get_heads(), Compartment::General, &writer)
+    match judge::judge(doc, before, Compartment::General, &writer, None) {
+        Ok(_) => Ok(()),
+        Err(judge::Refusal::Rules(violation)) => Err(EditError::Rule(violation)),
+        Err(judge::Refusal::Record(e)) => Err(EditError::Record(e.to_string())),
+        Err(other) => Err(EditError::Record(other.to_string())),
+    }
 }
 
 /// Makes one change to a case, checks it, stores it durably, then offers it to the server.
@@ -448,10 +455,7 @@ pub async fn edit(
         }
         // The time goes into the change, for the case history.
         tx.commit_with(automerge::transaction::CommitOptions::default().with_time(now_ms()));
-        let checked = CaseRecord::new(&local.doc)
-            .validate()
-            .map_err(|e| EditError::Record(e.to_string()))
-            .and_then(|()| writer_check(&local.doc, &before, &me).map_err(EditError::Rule));
+        let checked = judge_own(&local.doc, &before, &me);
         if let Err(e) = checked {
             // Undo: go back to the document as it was.
             local.doc = local
