@@ -29,8 +29,8 @@ use veldwerk_core::signal::Subject;
 use crate::AppState;
 use crate::http::{ApiError, ApiJson, Authenticated, Now, audit_entry};
 use crate::store::{
-    AuditEntry, AuditKey, Location, NewSignal, Principal, SignalContact, SignalMatch, SignalRecord,
-    Store,
+    AuditEntry, AuditKey, Location, NewRegistration, Principal, SignalContact, SignalMatch,
+    SignalRecord, Store,
 };
 
 /// Years a registration produces matches.
@@ -280,7 +280,7 @@ async fn register(
     }
     let reference = text(body.reference, "reference")?;
     let contact = contact(body.contact, &p)?;
-    let signal = NewSignal {
+    let signal = NewRegistration {
         subject_hash: state.signal_key.hash(&subject)?,
         subject_kind: subject.kind(),
         organisation_id: p.organisation_id,

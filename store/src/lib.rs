@@ -109,7 +109,7 @@ pub use direction::{
 };
 mod signals;
 pub use oversight::{MonitorVisit, RadarCase};
-pub use signals::{NewSignal, Registration, SignalContact, SignalMatch, SignalRecord};
+pub use signals::{NewRegistration, Registration, SignalContact, SignalMatch, SignalRecord};
 
 pub use audit::{AuditEntry, AuditKey, AuditRecord, AuditVerdict, HashCheck};
 pub use cases::{CaseSummary, DocumentAccess, NewCaseRecord};

@@ -16,7 +16,7 @@ pub struct SignalContact {
 
 /// A registration to store (or to refresh, when the organisation has one).
 #[derive(Debug, Clone)]
-pub struct NewSignal {
+pub struct NewRegistration {
     /// The keyed hash of the person's canonical identifier, hex.
     pub subject_hash: String,
     /// `bsn` or `name`.
@@ -74,7 +74,7 @@ impl Store {
     /// registrant's audit entry; its action and detail are filled in here.
     pub async fn register_signal(
         &self,
-        signal: &NewSignal,
+        signal: &NewRegistration,
         by: &AuditEntry,
         now: i64,
     ) -> Result<Registration> {

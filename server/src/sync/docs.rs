@@ -83,13 +83,19 @@ impl DocRegistry {
         self
     }
 
+    /// The map of slots; it holds only handles, so a poisoned lock leaves it
+    /// sound and is taken over, the same way everywhere.
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<DocumentId, Slot>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// How many documents are in memory.
     pub fn loaded(&self) -> usize {
-        self.slots.lock().map(|s| s.len()).unwrap_or(0)
+        self.slots().len()
     }
 
     fn slot(&self, id: DocumentId) -> Slot {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slots = self.slots();
         let slot = slots.entry(id).or_default().clone();
         // Held here, so never evicted itself.
         self.evict_over_cap(&mut slots);
@@ -411,7 +417,7 @@ impl DocRegistry {
 
     /// Relays a presence message to the other peers that have the document open.
     pub async fn relay_ephemeral(&self, from: ConnectionId, id: DocumentId, message: &Message) {
-        let Some(slot) = self.slots.lock().ok().and_then(|s| s.get(&id).cloned()) else {
+        let Some(slot) = self.slots().get(&id).cloned() else {
             return;
         };
         let guard = slot.lock().await;
@@ -452,7 +458,7 @@ impl DocRegistry {
         documents: impl IntoIterator<Item = DocumentId>,
     ) {
         for id in documents {
-            let slot = self.slots.lock().ok().and_then(|s| s.get(&id).cloned());
+            let slot = self.slots().get(&id).cloned();
             if let Some(slot) = slot
                 && let Some(live) = slot.lock().await.as_mut()
             {
@@ -462,7 +468,7 @@ impl DocRegistry {
         }
         // Documents nobody has open any more may be over the cap.
         let evicted = {
-            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            let mut slots = self.slots();
             self.evict_over_cap(&mut slots)
         };
         if evicted > 0 {
@@ -472,7 +478,7 @@ impl DocRegistry {
 
     /// Unloads documents nobody has open and nobody used for `idle`.
     pub fn unload_idle(&self, idle: Duration) -> usize {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slots = self.slots();
         let before = slots.len();
         slots.retain(|_, slot| {
             // Someone else holds the slot: it is in use.
@@ -539,7 +545,7 @@ impl DocRegistry {
     /// and sends its peers what they lack. Does nothing for a document this
     /// node has not loaded: it will read the store when it loads it.
     pub async fn catch_up(&self, id: DocumentId) {
-        let Some(slot) = self.slots.lock().ok().and_then(|s| s.get(&id).cloned()) else {
+        let Some(slot) = self.slots().get(&id).cloned() else {
             return;
         };
         let mut guard = slot.lock().await;
