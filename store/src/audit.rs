@@ -84,17 +84,7 @@ pub enum HashCheck {
 impl AuditRecord {
     /// Whether this entry's hash is right for its fields and predecessor.
     pub fn check_hash(&self, key: &AuditKey) -> HashCheck {
-        self.check_hash_after(&self.prev_hash, key)
-    }
-
-    /// The plain SHA-256 of this entry's fields and predecessor: what a
-    /// server wrote before the chain was keyed, and what anyone can compute.
-    pub fn plain_hash(&self) -> String {
-        self.fields(&self.prev_hash).hash(None)
-    }
-
-    fn check_hash_after(&self, prev_hash: &str, key: &AuditKey) -> HashCheck {
-        let fields = self.fields(prev_hash);
+        let fields = self.fields();
         if fields.hash(Some(key)) == self.hash {
             HashCheck::Keyed
         } else if fields.hash(None) == self.hash {
@@ -104,7 +94,13 @@ impl AuditRecord {
         }
     }
 
-    fn fields<'a>(&'a self, prev_hash: &'a str) -> Fields<'a> {
+    /// The plain SHA-256 of this entry's fields and predecessor: what a
+    /// server wrote before the chain was keyed, and what anyone can compute.
+    pub fn plain_hash(&self) -> String {
+        self.fields().hash(None)
+    }
+
+    fn fields(&self) -> Fields<'_> {
         Fields {
             seq: self.seq,
             at: self.at,
@@ -120,7 +116,7 @@ impl AuditRecord {
                 &self.via,
                 &self.detail,
             ],
-            prev_hash,
+            prev_hash: &self.prev_hash,
         }
     }
 }
@@ -291,27 +287,23 @@ impl<'k> ChainWalk<'k> {
         }
     }
 
-    /// Checks the next entry; on a break, its number and what is wrong.
-    fn step(&mut self, record: &AuditRecord) -> std::result::Result<(), (i64, String)> {
+    /// Checks the next entry; on a break, the verdict saying where and why.
+    fn step(&mut self, record: &AuditRecord) -> std::result::Result<(), AuditVerdict> {
         let seq = self.next_seq;
+        let broken = |reason: String| Err(AuditVerdict::Broken { seq, reason });
         if record.seq != seq {
-            return Err((seq, format!("entry {seq} is missing")));
+            return broken(format!("entry {seq} is missing"));
         }
         if record.prev_hash != self.prev_hash {
-            return Err((seq, "it does not follow the entry before it".into()));
+            return broken("it does not follow the entry before it".into());
         }
         match record.check_hash(self.key) {
             HashCheck::Keyed => {}
             HashCheck::Unkeyed if self.unkeyed == seq - 1 => self.unkeyed += 1,
             HashCheck::Unkeyed => {
-                return Err((
-                    seq,
-                    "its hash is not keyed, though an entry before it is".into(),
-                ));
+                return broken("its hash is not keyed, though an entry before it is".into());
             }
-            HashCheck::Wrong => {
-                return Err((seq, "its content does not match its hash".into()));
-            }
+            HashCheck::Wrong => return broken("its content does not match its hash".into()),
         }
         self.prev_hash.clone_from(&record.hash);
         self.next_seq += 1;
@@ -360,8 +352,8 @@ impl Store {
                 break;
             }
             for record in &records {
-                if let Err((seq, reason)) = walk.step(record) {
-                    return Ok(AuditVerdict::Broken { seq, reason });
+                if let Err(broken) = walk.step(record) {
+                    return Ok(broken);
                 }
             }
         }
@@ -421,8 +413,8 @@ mod tests {
     fn walk(key: &AuditKey, records: &[AuditRecord]) -> AuditVerdict {
         let mut walk = ChainWalk::new(key);
         for record in records {
-            if let Err((seq, reason)) = walk.step(record) {
-                return AuditVerdict::Broken { seq, reason };
+            if let Err(broken) = walk.step(record) {
+                return broken;
             }
         }
         let head = records
