@@ -1,6 +1,6 @@
 //! The app's state outside the UI: the signed-in person, the unlocked store,
 //! every case document on the tablet, and what the sync engine reported (the
-//! link, a revoked device). One instance per page, on the browser's one thread.
+//! connection, a revoked device). One instance per page, on the browser's one thread.
 //! The model knows nothing of the engine: it announces what changed through
 //! the hook the engine registers ([`listen`]), and the engine writes its news
 //! into the model, which the views watch.
@@ -65,7 +65,7 @@ pub struct Refusal {
 
 /// The state of the connection to the server, as the status bar says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Link {
+pub enum Connection {
     Offline,
     Connecting,
     Online,
@@ -120,7 +120,7 @@ pub struct Runtime {
     pub refusals: Vec<Refusal>,
     /// Who writes with which actor id (hex → handle, organisation), as the server named them.
     pub writers: BTreeMap<String, (String, String)>,
-    pub link: Option<Link>,
+    pub connection: Option<Connection>,
     pub last_sync_ms: Option<i64>,
     /// The server revoked this device and its data is gone (set by [`revoked`]).
     pub revoked: bool,
@@ -585,9 +585,14 @@ pub async fn wipe() {
 /// The server revoked this device: wipe, and keep the fact for the views,
 /// which show why the tablet is empty.
 pub async fn revoked() {
-    wipe().await;
-    with(|r| r.revoked = true);
+    // Marked before the first await, so no screen drawn meanwhile can miss it.
+    announce(Announcement::Closed);
+    with(|r| {
+        *r = Runtime::default();
+        r.revoked = true;
+    });
     changed();
+    let _ = crate::store::wipe().await;
 }
 
 /// Adds an empty copy of a document the server lists for us and the tablet

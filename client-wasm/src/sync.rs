@@ -8,7 +8,7 @@
 //! What to do when — the backoff, what a close code or a refusal means, which
 //! cases to fetch or forget — is decided by `veldwerk_core::client::engine`;
 //! this file owns the socket, the timers and the browser's events. It listens
-//! to the model's announcements ([`install`]) and reports the link, a sign-out
+//! to the model's announcements ([`install`]) and reports the connection, a sign-out
 //! and a revoked device into the model, where the views see them.
 
 use std::cell::RefCell;
@@ -24,7 +24,7 @@ use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
 use veldwerk_core::api::cases::CaseItem;
 
-use crate::app::{self, Announcement, Link, Listed};
+use crate::app::{self, Announcement, Connection, Listed};
 use crate::platform::{self, now_ms};
 
 #[derive(Default)]
@@ -64,8 +64,8 @@ fn engine<R>(f: impl FnOnce(&mut Engine) -> R) -> R {
     ENGINE.with(|e| f(&mut e.borrow_mut()))
 }
 
-fn set_link(link: Link) {
-    app::with(|r| r.link = Some(link));
+fn set_connection(connection: Connection) {
+    app::with(|r| r.connection = Some(connection));
     app::changed();
 }
 
@@ -181,12 +181,12 @@ fn follow(outcome: Outcome) {
     match outcome {
         Outcome::Continue => {}
         Outcome::Offline { retry } => {
-            set_link(Link::Offline);
+            set_connection(Connection::Offline);
             if let Some(retry) = retry {
                 set_retry(retry);
             }
         }
-        Outcome::SignedOut => set_link(Link::SignedOut),
+        Outcome::SignedOut => set_connection(Connection::SignedOut),
         Outcome::Wipe => wasm_bindgen_futures::spawn_local(app::revoked()),
         Outcome::Refused { document, reason } => {
             wasm_bindgen_futures::spawn_local(app::refused(document, reason));
@@ -196,7 +196,7 @@ fn follow(outcome: Outcome) {
 
 async fn connect() {
     let generation = engine(|e| e.state.connecting());
-    set_link(Link::Connecting);
+    set_connection(Connection::Connecting);
     if let Some(url) = SERVER.with(|s| s.borrow().clone()) {
         open_socket(generation, url);
         return;
@@ -326,7 +326,7 @@ fn receive(frame: &[u8]) {
         Some(Ok(Incoming::Joined { .. })) => {
             engine(|e| e.state.joined());
             app::with(|r| r.last_sync_ms = Some(now_ms()));
-            set_link(Link::Online);
+            set_connection(Connection::Online);
             sync_all();
         }
         Some(Ok(Incoming::Sync { document, data })) => applied(document, &data),
@@ -346,7 +346,7 @@ fn receive(frame: &[u8]) {
         Some(Err(_)) => {
             // The server broke the protocol; start over.
             discard_socket();
-            let outcome = engine(|e| e.state.link_lost(jitter()));
+            let outcome = engine(|e| e.state.connection_lost(jitter()));
             follow(outcome);
         }
     }

@@ -4,6 +4,7 @@
 //! Everything here builds for wasm32 as well as natively.
 
 pub mod api;
+pub mod calendar;
 pub mod case;
 mod chunks;
 pub mod client;
@@ -16,5 +17,6 @@ pub mod protocol;
 pub mod rules;
 pub mod session;
 pub mod signal;
+pub mod text;
 
 pub use document_id::{DocumentId, DocumentIdError};

@@ -2,6 +2,7 @@
 //! first organisations, people and devices.
 
 use veldwerk_core::identity::{OrganisationKind, Role};
+use veldwerk_core::text::TextRule;
 
 use crate::auth::{new_actor_id, new_secret, secret_hash};
 use crate::now_ms;
@@ -77,14 +78,10 @@ pub async fn issue_token(
 }
 
 fn check_name(name: &str, what: &str) -> Result<(), StoreError> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 200 || trimmed.chars().any(char::is_control)
-    {
-        return Err(StoreError::Conflict(format!(
-            "{what} must be 1-200 printable characters"
-        )));
-    }
-    Ok(())
+    TextRule::line(200)
+        .check(name)
+        .map(drop)
+        .map_err(|e| StoreError::Conflict(e.about(what)))
 }
 
 /// How long an invite stays valid unless told otherwise.

@@ -29,6 +29,7 @@ use veldwerk_core::identity::{
     HandoverParty, HandoverStep, LinkBasis, OrganisationKind, directs_cases, may_decide_handover,
     may_direct_case,
 };
+use veldwerk_core::text::TextRule;
 
 use crate::AppState;
 use crate::cases::readable_case;
@@ -79,16 +80,10 @@ async fn directed_case(
 }
 
 fn text(value: &str, what: &str, required: bool) -> Result<String, ApiError> {
-    let value = value.trim();
-    if required && value.is_empty() {
-        return Err(ApiError::BadRequest(format!("{what} is required")));
-    }
-    if value.chars().count() > MAX_TEXT {
-        return Err(ApiError::BadRequest(format!(
-            "{what} is longer than {MAX_TEXT} characters"
-        )));
-    }
-    Ok(value.to_owned())
+    let rule = TextRule::paragraph(MAX_TEXT);
+    let rule = if required { rule } else { rule.optional() };
+    rule.check(value)
+        .map_err(|e| ApiError::BadRequest(e.about(what)))
 }
 
 #[derive(Deserialize)]

@@ -39,6 +39,7 @@ metrics! {
     document_requests_refused_total: counter = "Requests for documents refused for their rate or for the documents a connection has open.",
     documents_too_large_total: counter = "Sync messages refused because they would grow a document past VELDWERK_MAX_DOCUMENT_BYTES.",
     silent_peers_closed_total: counter = "Connections closed because nothing was heard from the peer, not even a pong, for three pings.",
+    expired_sessions_closed_total: counter = "Sync connections closed because the browser session they live by reached its maximum age.",
     slow_readers_closed_total: counter = "Connections closed because more was queued for them than they read.",
     session_rechecks_total: counter = "Times a connection missed sign-out events and asked the store about its session.",
     changes_stored_total: counter = "Automerge changes durably stored.",

@@ -24,7 +24,9 @@ use sha2::Sha256;
 use veldwerk_core::api::signals::{
     Contact, ContactInput, Match, RegisterSignal, Registered, Signal, Signals,
 };
+use veldwerk_core::calendar::Date;
 use veldwerk_core::signal::Subject;
+use veldwerk_core::text::TextRule;
 
 use crate::AppState;
 use crate::http::{ApiError, ApiJson, Authenticated, Now, audit_entry};
@@ -39,7 +41,6 @@ pub const ACTIVE_YEARS: i64 = 2;
 pub const VISIBLE_YEARS: i64 = 5;
 /// A Gregorian year (365.2425 days) in milliseconds.
 pub const YEAR_MS: i64 = 31_556_952_000;
-const DAY_MS: i64 = 86_400_000;
 /// Longest contact detail or reference, in characters.
 const MAX_TEXT: usize = 100;
 
@@ -173,16 +174,11 @@ fn professional(p: &Principal) -> Result<(), ApiError> {
     }
 }
 
-/// Trimmed, at most [`MAX_TEXT`] characters, no control characters.
 fn text(value: Option<String>, field: &str) -> Result<String, ApiError> {
-    let value = value.unwrap_or_default();
-    let value = value.trim();
-    if value.chars().count() > MAX_TEXT || value.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(format!(
-            "{field} must be at most {MAX_TEXT} printable characters"
-        )));
-    }
-    Ok(value.to_owned())
+    TextRule::line(MAX_TEXT)
+        .optional()
+        .check(value.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::BadRequest(e.about(field)))
 }
 
 fn contact(input: ContactInput, p: &Principal) -> Result<SignalContact, ApiError> {
@@ -209,21 +205,6 @@ fn contact(input: ContactInput, p: &Principal) -> Result<SignalContact, ApiError
         phone,
         email,
     })
-}
-
-/// The date (UTC) `ms` falls on, as `YYYY-MM-DD`.
-fn iso_date(ms: i64) -> String {
-    // Howard Hinnant's days-to-civil.
-    let z = ms.div_euclid(DAY_MS) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 fn view(record: SignalRecord, matches: &[SignalMatch], now: i64) -> Signal {
@@ -272,7 +253,7 @@ async fn register(
     )
     .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if let Subject::NameAndBirthDate(_, date) = &subject
-        && date.to_string() > iso_date(now)
+        && *date > Date::in_amsterdam(now)
     {
         return Err(ApiError::BadRequest(
             "the birth date lies in the future".into(),
@@ -377,14 +358,6 @@ pub async fn retain(state: AppState) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_from_milliseconds() {
-        assert_eq!(iso_date(0), "1970-01-01");
-        assert_eq!(iso_date(951_782_400_000), "2000-02-29");
-        assert_eq!(iso_date(1_767_225_599_000), "2025-12-31");
-        assert_eq!(iso_date(-DAY_MS), "1969-12-31");
-    }
 
     #[test]
     fn the_hash_depends_on_the_key_and_hides_the_identifier() {

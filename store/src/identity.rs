@@ -469,6 +469,14 @@ impl Store {
         Ok(live.is_some())
     }
 
+    /// When a session that has not been ended reaches its maximum age.
+    pub async fn session_expires_at(&self, token_hash: &str) -> Result<Option<i64>> {
+        let expires_at: Option<i64> = with_pool!(self, pool => sqlx::query_scalar(
+            "SELECT expires_at FROM sessions WHERE token_hash = $1 AND revoked_at IS NULL")
+            .bind(token_hash).fetch_optional(pool).await)?;
+        Ok(expires_at)
+    }
+
     pub async fn end_session(&self, token_hash: &str, now: i64) -> Result<()> {
         with_pool!(self, pool => sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
             .bind(now).bind(token_hash).execute(pool).await.map(|_| ()))?;

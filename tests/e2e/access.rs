@@ -5,8 +5,8 @@ use veldwerk_core::DocumentId;
 use veldwerk_core::identity::{OrganisationKind, Role};
 
 use crate::on_both_databases;
-use crate::support::client::LinkEnd;
-use crate::support::{Db, Link, TestServer, TestUser};
+use crate::support::client::SocketEnd;
+use crate::support::{Db, Socket, TestServer, TestUser};
 
 async fn get(server: &TestServer, user: &TestUser, path: &str) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new()
@@ -65,8 +65,11 @@ async fn other_organisations_cannot_read_a_case(db: Db) {
     assert_eq!(body["label"], "Familie Geheim");
     let (_, caseload) = get(&server, &teammate, "/api/cases").await;
     assert_eq!(caseload.as_array().unwrap().len(), 1);
-    let mut link = Link::bearer(&server.ws(""), &teammate.token).await;
-    link.fetch(case_id).await.expect("teammate syncs the case");
+    let mut socket = Socket::bearer(&server.ws(""), &teammate.token).await;
+    socket
+        .fetch(case_id)
+        .await
+        .expect("teammate syncs the case");
 
     // Another organisation: not in the caseload, 404 like a missing case, unavailable by sync.
     let (_, caseload) = get(&server, &outsider, "/api/cases").await;
@@ -79,18 +82,18 @@ async fn other_organisations_cannot_read_a_case(db: Db) {
         forbidden, missing,
         "a forbidden case looks exactly like a missing one"
     );
-    let mut link = Link::bearer(&server.ws(""), &outsider.token).await;
-    assert!(matches!(link.fetch(case_id).await, Err(LinkEnd::Unavailable(d)) if d == case_id));
+    let mut socket = Socket::bearer(&server.ws(""), &outsider.token).await;
+    assert!(matches!(socket.fetch(case_id).await, Err(SocketEnd::Unavailable(d)) if d == case_id));
 
     // Admins manage people, not case content.
     let (status, _) = get(&server, &admin, &path).await;
     assert_eq!(status, 404);
     let (status, body) = get(&server, &admin, "/api/cases").await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
-    let mut link = Link::bearer(&server.ws(""), &admin.token).await;
+    let mut socket = Socket::bearer(&server.ws(""), &admin.token).await;
     assert!(matches!(
-        link.fetch(case_id).await,
-        Err(LinkEnd::Unavailable(_))
+        socket.fetch(case_id).await,
+        Err(SocketEnd::Unavailable(_))
     ));
 }
 
@@ -128,13 +131,13 @@ async fn leaving_the_team_ends_access_at_once(db: Db) {
         }
     };
     team(serde_json::json!({ "add": "Jeugdzorg Zuid" })).await;
-    let mut link = Link::bearer(&server.ws(""), &partner.token).await;
-    link.fetch(case_id).await.expect("on the team: readable");
+    let mut socket = Socket::bearer(&server.ws(""), &partner.token).await;
+    socket.fetch(case_id).await.expect("on the team: readable");
 
     team(serde_json::json!({ "remove": "Jeugdzorg Zuid" })).await;
     // The open connection is told the document is no longer available.
     loop {
-        match link.next().await.expect("told") {
+        match socket.next().await.expect("told") {
             veldwerk_core::protocol::Message::DocUnavailable { document_id, .. } => {
                 assert_eq!(document_id, case_id.to_string());
                 break;
@@ -143,8 +146,8 @@ async fn leaving_the_team_ends_access_at_once(db: Db) {
         }
     }
     assert!(matches!(
-        link.fetch(case_id).await,
-        Err(LinkEnd::Unavailable(_))
+        socket.fetch(case_id).await,
+        Err(SocketEnd::Unavailable(_))
     ));
     let (status, _) = get(&server, &partner, &format!("/api/cases/{case_id}")).await;
     assert_eq!(status, 404);

@@ -11,7 +11,7 @@ use veldwerk_server::store::{AuditRecord, AuditVerdict};
 
 use crate::on_both_databases;
 use crate::support::browser::{Browser, sql};
-use crate::support::{Db, Link, Tablet, TestServer};
+use crate::support::{Db, Socket, Tablet, TestServer};
 
 async fn the_audit_chain_records_and_verifies(db: Db) {
     let server = TestServer::start(db).await;
@@ -39,8 +39,8 @@ async fn the_audit_chain_records_and_verifies(db: Db) {
         .await;
     let case_id = server.create_case(&worker, "Familie Geheimhouding").await;
     let mut tablet = Tablet::new(&worker.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
-    tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+    let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
+    tablet.adopt(case_id, socket.fetch(case_id).await.unwrap());
     let doc = tablet.doc(case_id);
     let visit = NewVisit {
         id: "v1".into(),
@@ -54,7 +54,7 @@ async fn the_audit_chain_records_and_verifies(db: Db) {
     };
     case::add_visit(doc, &visit).unwrap();
     doc.commit();
-    link.sync(case_id, doc).await.unwrap();
+    socket.sync(case_id, doc).await.unwrap();
     let revoke = format!("/api/devices/{}/revoke", worker.principal.device_id);
     assert_eq!(browser.post(&revoke, json!({})).await.0, 200);
 

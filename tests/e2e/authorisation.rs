@@ -7,8 +7,8 @@ use veldwerk_core::case::{self, AddressStatus, NewSignal, SignalKind};
 use veldwerk_core::identity::{OrganisationKind, Role};
 
 use crate::on_both_databases;
-use crate::support::client::LinkEnd;
-use crate::support::{Db, Link, Tablet, TestServer, TestUser};
+use crate::support::client::SocketEnd;
+use crate::support::{Db, Socket, Tablet, TestServer, TestUser};
 
 const DIRECTING: &str = "Gemeente Aa";
 const POLICE: &str = "Politie Aa";
@@ -75,10 +75,10 @@ async fn read(
     user: &TestUser,
     id: DocumentId,
 ) -> Option<automerge::AutoCommit> {
-    let mut link = Link::bearer(&server.ws(""), &user.token).await;
-    match link.fetch(id).await {
+    let mut socket = Socket::bearer(&server.ws(""), &user.token).await;
+    match socket.fetch(id).await {
         Ok(doc) => Some(doc),
-        Err(LinkEnd::Unavailable(_)) => None,
+        Err(SocketEnd::Unavailable(_)) => None,
         Err(other) => panic!("{other:?}"),
     }
 }
@@ -97,10 +97,10 @@ async fn write(
         let doc = tablet.doc(id);
         edit(doc);
         doc.commit();
-        let mut link = Link::bearer(&server.ws(""), &user.token).await;
-        return match link.sync(id, doc).await {
+        let mut socket = Socket::bearer(&server.ws(""), &user.token).await;
+        return match socket.sync(id, doc).await {
             Ok(()) => true,
-            Err(LinkEnd::Unavailable(_)) => false,
+            Err(SocketEnd::Unavailable(_)) => false,
             Err(other) => panic!("{other:?}"),
         };
     };
@@ -109,8 +109,8 @@ async fn write(
     edit(doc);
     doc.commit();
     let change = doc.get_heads()[0];
-    let mut link = Link::bearer(&server.ws(""), &user.token).await;
-    let _ = link.sync_until_refused_or_done(id, doc).await;
+    let mut socket = Socket::bearer(&server.ws(""), &user.token).await;
+    let _ = socket.sync_until_refused_or_done(id, doc).await;
     let stored = server
         .store
         .logged_change_hashes(&id.to_string())

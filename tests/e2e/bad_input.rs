@@ -8,8 +8,8 @@ use veldwerk_core::identity::{OrganisationKind, Role};
 use veldwerk_core::protocol::Message;
 
 use crate::on_both_databases;
-use crate::support::client::LinkEnd;
-use crate::support::{Db, Link, Tablet, TestServer, TestUser};
+use crate::support::client::SocketEnd;
+use crate::support::{Db, Socket, Tablet, TestServer, TestUser};
 
 const LIMIT: usize = 64 * 1024;
 
@@ -59,16 +59,19 @@ impl World {
     /// Another client, on its own connection, still changes the case and is acknowledged.
     async fn bystander_still_syncs(&self, note: &str) {
         let mut tablet = Tablet::new(&self.bystander.principal.actor_id);
-        let mut link = Link::bearer(&self.server.ws(""), &self.bystander.token).await;
-        let doc = link.fetch(self.case_id).await.expect("bystander fetches");
+        let mut socket = Socket::bearer(&self.server.ws(""), &self.bystander.token).await;
+        let doc = socket.fetch(self.case_id).await.expect("bystander fetches");
         tablet.adopt(self.case_id, doc);
         let doc = tablet.doc(self.case_id);
         case::set_address(doc, note, AddressStatus::Known).unwrap();
         doc.commit();
         let before = self.stored().await.len();
-        link.sync(self.case_id, doc).await.expect("bystander syncs");
+        socket
+            .sync(self.case_id, doc)
+            .await
+            .expect("bystander syncs");
         assert_eq!(self.stored().await.len(), before + 1);
-        link.close().await;
+        socket.close().await;
     }
 
     fn sync_message(&self, data: Vec<u8>) -> Message {
@@ -90,18 +93,22 @@ fn cbor(value: ciborium::Value) -> Vec<u8> {
 async fn malformed_cbor_is_refused(db: Db) {
     let w = world(db).await;
     let before = w.stored().await;
-    let mut link = Link::bearer(&w.server.ws(""), &w.worker.token).await;
-    link.send_raw(vec![0xbf, 0x61, 0xff, 0x00, 0x13]).await;
-    assert_eq!(link.next_error().await.unwrap(), "frame is not valid CBOR");
-    link.send_text("{\"type\":\"sync\"}").await;
+    let mut socket = Socket::bearer(&w.server.ws(""), &w.worker.token).await;
+    socket.send_raw(vec![0xbf, 0x61, 0xff, 0x00, 0x13]).await;
+    assert_eq!(
+        socket.next_error().await.unwrap(),
+        "frame is not valid CBOR"
+    );
+    socket.send_text("{\"type\":\"sync\"}").await;
     assert!(
-        link.next_error()
+        socket
+            .next_error()
             .await
             .unwrap()
             .contains("text frames are not part of the protocol")
     );
     // The same connection keeps working.
-    link.fetch(w.case_id).await.expect("still usable");
+    socket.fetch(w.case_id).await.expect("still usable");
     assert_eq!(w.stored().await, before);
     w.bystander_still_syncs("Na kapotte CBOR").await;
 }
@@ -109,14 +116,14 @@ async fn malformed_cbor_is_refused(db: Db) {
 async fn unknown_message_type_is_refused(db: Db) {
     let w = world(db).await;
     let before = w.stored().await;
-    let mut link = Link::bearer(&w.server.ws(""), &w.worker.token).await;
+    let mut socket = Socket::bearer(&w.server.ws(""), &w.worker.token).await;
     let frame = cbor(ciborium::Value::Map(vec![
         ("type".into(), "delete-everything".into()),
         ("senderId".into(), "x".into()),
     ]));
-    link.send_raw(frame).await;
+    socket.send_raw(frame).await;
     assert_eq!(
-        link.next_error().await.unwrap(),
+        socket.next_error().await.unwrap(),
         "unknown message type \"delete-everything\""
     );
     // A known type with a missing field is named too.
@@ -124,9 +131,10 @@ async fn unknown_message_type_is_refused(db: Db) {
         ("type".into(), "sync".into()),
         ("senderId".into(), "x".into()),
     ]));
-    link.send_raw(frame).await;
+    socket.send_raw(frame).await;
     assert!(
-        link.next_error()
+        socket
+            .next_error()
             .await
             .unwrap()
             .starts_with("malformed \"sync\" message")
@@ -138,16 +146,16 @@ async fn unknown_message_type_is_refused(db: Db) {
 async fn oversized_frame_is_refused(db: Db) {
     let w = world(db).await;
     let before = w.stored().await;
-    let mut link = Link::bearer(&w.server.ws(""), &w.worker.token).await;
+    let mut socket = Socket::bearer(&w.server.ws(""), &w.worker.token).await;
     let message = w.sync_message(vec![0x42; LIMIT + 1000]);
-    link.send(&message).await;
-    let error = link.next_error().await.unwrap();
+    socket.send(&message).await;
+    let error = socket.next_error().await.unwrap();
     assert!(
         error.contains(&format!("exceeds the limit of {LIMIT} bytes")),
         "{error}"
     );
-    match link.next().await {
-        Err(LinkEnd::Closed(Some(frame))) => assert_eq!(frame.code, CloseCode::Size),
+    match socket.next().await {
+        Err(SocketEnd::Closed(Some(frame))) => assert_eq!(frame.code, CloseCode::Size),
         other => panic!("expected a close for the oversized frame, got {other:?}"),
     }
     assert_eq!(w.stored().await, before);
@@ -157,22 +165,24 @@ async fn oversized_frame_is_refused(db: Db) {
 async fn invalid_automerge_bytes_are_refused(db: Db) {
     let w = world(db).await;
     let before = w.stored().await;
-    let mut link = Link::bearer(&w.server.ws(""), &w.worker.token).await;
+    let mut socket = Socket::bearer(&w.server.ws(""), &w.worker.token).await;
     // Not a sync message at all.
-    link.send(&w.sync_message(b"not automerge".to_vec())).await;
-    let error = link.next_error().await.unwrap();
+    socket
+        .send(&w.sync_message(b"not automerge".to_vec()))
+        .await;
+    let error = socket.next_error().await.unwrap();
     assert!(error.contains("not an automerge sync message"), "{error}");
     // A sync message whose change bytes are garbage.
     let mut message = automerge::sync::Message::decode(&valid_sync_payload()).unwrap();
     message.changes = vec![vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 5]].into();
-    link.send(&w.sync_message(message.encode())).await;
-    let error = link.next_error().await.unwrap();
+    socket.send(&w.sync_message(message.encode())).await;
+    let error = socket.next_error().await.unwrap();
     assert!(
         error.contains("change 0 of the sync payload is not valid automerge data"),
         "{error}"
     );
     assert_eq!(w.stored().await, before);
-    link.fetch(w.case_id).await.expect("still usable");
+    socket.fetch(w.case_id).await.expect("still usable");
     w.bystander_still_syncs("Na kapotte automerge").await;
 }
 
@@ -202,18 +212,18 @@ fn decompression_bomb() -> Vec<u8> {
 async fn a_decompression_bomb_is_refused_before_it_is_inflated(db: Db) {
     let w = world(db).await;
     let before = w.stored().await;
-    let mut link = Link::bearer(&w.server.ws(""), &w.worker.token).await;
+    let mut socket = Socket::bearer(&w.server.ws(""), &w.worker.token).await;
     let bomb = decompression_bomb();
     assert!(bomb.len() < LIMIT, "{} bytes", bomb.len());
     let started = std::time::Instant::now();
-    link.send(&w.sync_message(bomb)).await;
-    let error = link.next_error().await.unwrap();
+    socket.send(&w.sync_message(bomb)).await;
+    let error = socket.next_error().await.unwrap();
     assert!(error.contains("would inflate to more than"), "{error}");
     // Refused after counting a few MiB, not after inflating 48 MiB (debug
     // build: well under a second, where inflating it whole took seconds).
     eprintln!("bomb refused after {:?}", started.elapsed());
     assert_eq!(w.stored().await, before);
-    link.fetch(w.case_id).await.expect("still usable");
+    socket.fetch(w.case_id).await.expect("still usable");
     w.bystander_still_syncs("Na de bom").await;
 }
 
@@ -227,21 +237,26 @@ fn valid_sync_payload() -> Vec<u8> {
 
 async fn wrong_protocol_version_is_refused(db: Db) {
     let w = world(db).await;
-    let mut link = Link::raw(&w.server.ws(""), &w.worker.token).await;
-    link.send(&Message::Join {
-        sender_id: "old-client".into(),
-        peer_metadata: Default::default(),
-        supported_protocol_versions: vec!["0".into()],
-    })
-    .await;
-    let error = link.next_error().await.unwrap();
+    let mut socket = Socket::raw(&w.server.ws(""), &w.worker.token).await;
+    socket
+        .send(&Message::Join {
+            sender_id: "old-client".into(),
+            peer_metadata: Default::default(),
+            supported_protocol_versions: vec!["0".into()],
+        })
+        .await;
+    let error = socket.next_error().await.unwrap();
     assert!(error.contains("unsupported protocol version"), "{error}");
-    assert!(matches!(link.next().await, Err(LinkEnd::Closed(Some(_)))));
+    assert!(matches!(
+        socket.next().await,
+        Err(SocketEnd::Closed(Some(_)))
+    ));
     // And a message before the handshake.
-    let mut link = Link::raw(&w.server.ws(""), &w.worker.token).await;
-    link.send(&w.sync_message(valid_sync_payload())).await;
+    let mut socket = Socket::raw(&w.server.ws(""), &w.worker.token).await;
+    socket.send(&w.sync_message(valid_sync_payload())).await;
     assert!(
-        link.next_error()
+        socket
+            .next_error()
             .await
             .unwrap()
             .contains("expected \"join\" first")
@@ -260,10 +275,12 @@ async fn unknown_and_forbidden_documents_look_the_same(db: Db) {
             Role::FieldWorker,
         )
         .await;
-    let mut link = Link::bearer(&w.server.ws(""), &outsider.token).await;
+    let mut socket = Socket::bearer(&w.server.ws(""), &outsider.token).await;
     let unknown = DocumentId::from_random_bytes([3; 16]);
-    assert!(matches!(link.fetch(unknown).await, Err(LinkEnd::Unavailable(d)) if d == unknown));
-    assert!(matches!(link.fetch(w.case_id).await, Err(LinkEnd::Unavailable(d)) if d == w.case_id));
+    assert!(matches!(socket.fetch(unknown).await, Err(SocketEnd::Unavailable(d)) if d == unknown));
+    assert!(
+        matches!(socket.fetch(w.case_id).await, Err(SocketEnd::Unavailable(d)) if d == w.case_id)
+    );
     // Pushing changes to a forbidden document changes nothing.
     let before = w.stored().await;
     let mut tablet = Tablet::new(&outsider.principal.actor_id);
@@ -278,20 +295,22 @@ async fn unknown_and_forbidden_documents_look_the_same(db: Db) {
     )
     .unwrap();
     assert!(matches!(
-        link.sync(w.case_id, doc).await,
-        Err(LinkEnd::Unavailable(_))
+        socket.sync(w.case_id, doc).await,
+        Err(SocketEnd::Unavailable(_))
     ));
     assert_eq!(w.stored().await, before);
     // A malformed id gets a reason.
-    link.send(&Message::Request {
-        sender_id: "x".into(),
-        target_id: "y".into(),
-        document_id: "not-an-id".into(),
-        data: valid_sync_payload(),
-    })
-    .await;
+    socket
+        .send(&Message::Request {
+            sender_id: "x".into(),
+            target_id: "y".into(),
+            document_id: "not-an-id".into(),
+            data: valid_sync_payload(),
+        })
+        .await;
     assert!(
-        link.next_error()
+        socket
+            .next_error()
             .await
             .unwrap()
             .contains("is not a document id")
@@ -333,8 +352,8 @@ async fn bad_credentials_are_refused(db: Db) {
     assert!(body.contains("unknown"), "{body}");
 
     let ticket = w.server.ticket(&w.worker).await;
-    let mut link = Link::url(&w.server.ws(&format!("?ticket={ticket}"))).await;
-    link.fetch(w.case_id).await.expect("a ticket admits once");
+    let mut socket = Socket::url(&w.server.ws(&format!("?ticket={ticket}"))).await;
+    socket.fetch(w.case_id).await.expect("a ticket admits once");
     let (status, body) = upgrade(w.server.ws(&format!("?ticket={ticket}")), None)
         .await
         .expect("replay refused");

@@ -7,7 +7,7 @@ use veldwerk_core::case::{
 use veldwerk_core::identity::{OrganisationKind, Role};
 
 use crate::on_both_databases;
-use crate::support::{Db, Link, Tablet, TestServer};
+use crate::support::{Db, Socket, Tablet, TestServer};
 
 fn visit(id: &str, author: &str) -> NewVisit {
     NewVisit {
@@ -54,10 +54,10 @@ async fn three_tablets_converge_in_every_order(db: Db) {
 
         // Online: every tablet fetches the case.
         for (tablet, user) in tablets.iter_mut().zip(&users) {
-            let mut link = Link::bearer(&server.ws(""), &user.token).await;
-            let doc = link.fetch(case_id).await.expect("case fetched");
+            let mut socket = Socket::bearer(&server.ws(""), &user.token).await;
+            let doc = socket.fetch(case_id).await.expect("case fetched");
             tablet.adopt(case_id, doc);
-            link.close().await;
+            socket.close().await;
         }
 
         // Offline: a visit each; anna and bram both record a new address.
@@ -73,16 +73,17 @@ async fn three_tablets_converge_in_every_order(db: Db) {
         // Back online in this order, twice round so early ones hear of later ones.
         for _round in 0..2 {
             for &i in &order {
-                let mut link = Link::bearer(&server.ws(""), &users[i].token).await;
-                link.sync(case_id, tablets[i].doc(case_id))
+                let mut socket = Socket::bearer(&server.ws(""), &users[i].token).await;
+                socket
+                    .sync(case_id, tablets[i].doc(case_id))
                     .await
                     .expect("tablet syncs");
                 assert!(
-                    link.heard.errors.is_empty(),
+                    socket.heard.errors.is_empty(),
                     "server errors: {:?}",
-                    link.heard.errors
+                    socket.heard.errors
                 );
-                link.close().await;
+                socket.close().await;
             }
         }
 
@@ -98,8 +99,8 @@ async fn three_tablets_converge_in_every_order(db: Db) {
         assert_eq!(heads.len(), 1, "order {order:?}: tablets differ");
 
         // What the server stored is the same document.
-        let mut link = Link::bearer(&server.ws(""), &users[2].token).await;
-        let mut on_server = link.fetch(case_id).await.expect("case fetched");
+        let mut socket = Socket::bearer(&server.ws(""), &users[2].token).await;
+        let mut on_server = socket.fetch(case_id).await.expect("case fetched");
         let mut server_heads = on_server.get_heads();
         server_heads.sort();
         assert_eq!(server_heads, heads[0], "order {order:?}: server differs");
@@ -124,7 +125,7 @@ async fn three_tablets_converge_in_every_order(db: Db) {
             CaseRecord::new(&on_server).project().unwrap().visits.len(),
             3
         );
-        link.close().await;
+        socket.close().await;
     }
 }
 

@@ -11,8 +11,8 @@ use veldwerk_core::identity::{OrganisationKind, Role};
 use veldwerk_core::protocol::Message;
 
 use crate::on_both_databases;
-use crate::support::client::LinkEnd;
-use crate::support::{Db, Link, Tablet, TestServer, TestUser};
+use crate::support::client::SocketEnd;
+use crate::support::{Db, Socket, Tablet, TestServer, TestUser};
 
 async fn get(server: &TestServer, user: &TestUser, path: &str) -> (u16, Value) {
     server.api(user, Method::GET, path, None).await
@@ -45,8 +45,8 @@ async fn radar(server: &TestServer, user: &TestUser) -> Value {
 /// Adds a visit with observations to a case through sync.
 async fn add_visit(server: &TestServer, worker: &TestUser, id: DocumentId, text: &str) {
     let mut tablet = Tablet::new(&worker.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
-    tablet.adopt(id, link.fetch(id).await.unwrap());
+    let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
+    tablet.adopt(id, socket.fetch(id).await.unwrap());
     let doc = tablet.doc(id);
     let visit = NewVisit {
         id: "v1".into(),
@@ -60,7 +60,7 @@ async fn add_visit(server: &TestServer, worker: &TestUser, id: DocumentId, text:
     };
     case::add_visit(doc, &visit).unwrap();
     doc.commit();
-    link.sync(id, doc).await.unwrap();
+    socket.sync(id, doc).await.unwrap();
 }
 
 fn observation(doc: &automerge::AutoCommit) -> Option<String> {
@@ -108,8 +108,8 @@ async fn a_handover_is_refused_then_accepted_and_moves_access(db: Db) {
         get(&server, &receiver, &format!("/api/cases/{id}")).await.0,
         404
     );
-    let mut outsider = Link::bearer(&server.ws(""), &receiving_worker.token).await;
-    assert!(matches!(outsider.fetch(id).await, Err(LinkEnd::Unavailable(d)) if d == id));
+    let mut outsider = Socket::bearer(&server.ws(""), &receiving_worker.token).await;
+    assert!(matches!(outsider.fetch(id).await, Err(SocketEnd::Unavailable(d)) if d == id));
 
     // Only the directing municipality's case director asks, to another municipality, with a reason.
     let ask = json!({ "to": to, "reason": "Gezin verhuist naar Aankomst" });
@@ -221,7 +221,7 @@ async fn a_handover_is_refused_then_accepted_and_moves_access(db: Db) {
     assert_eq!(radar(&server, &receiver).await["incomingHandovers"], 0);
 
     // Asked again, and accepted, while a worker of the sender has the case open.
-    let mut open = Link::bearer(&server.ws(""), &worker.token).await;
+    let mut open = Socket::bearer(&server.ws(""), &worker.token).await;
     let mut held = open.fetch(id).await.unwrap();
     let (_, asked) = post(&server, &sender, &handover, ask).await;
     let accept = format!("/api/handovers/{}/accept", asked["id"]);
@@ -244,14 +244,14 @@ async fn a_handover_is_refused_then_accepted_and_moves_access(db: Db) {
     }
     case::set_address(&mut held, "Nieuwe straat 1", case::AddressStatus::Known).unwrap();
     held.commit();
-    let mut again = Link::bearer(&server.ws(""), &worker.token).await;
+    let mut again = Socket::bearer(&server.ws(""), &worker.token).await;
     assert!(matches!(
         again.fetch(id).await,
-        Err(LinkEnd::Unavailable(_))
+        Err(SocketEnd::Unavailable(_))
     ));
     assert!(matches!(
         again.sync_until_refused_or_done(id, &mut held).await,
-        Err(LinkEnd::Unavailable(_) | LinkEnd::Refused(_))
+        Err(SocketEnd::Unavailable(_) | SocketEnd::Refused(_))
     ));
     for user in [&sender, &worker] {
         assert_eq!(caseload(&server, user).await, Vec::<String>::new());
@@ -285,8 +285,8 @@ async fn a_handover_is_refused_then_accepted_and_moves_access(db: Db) {
         caseload(&server, &receiving_worker).await,
         vec!["Familie Verhuis"]
     );
-    let mut link = Link::bearer(&server.ws(""), &receiving_worker.token).await;
-    let doc = link
+    let mut socket = Socket::bearer(&server.ws(""), &receiving_worker.token).await;
+    let doc = socket
         .fetch(id)
         .await
         .expect("the receiving team syncs the case");
@@ -390,7 +390,7 @@ async fn a_partner_registration_awaits_direction(db: Db) {
 async fn links_between_households_have_a_basis_and_are_for_case_directors(db: Db) {
     let server = TestServer::start(db).await;
     let municipality = OrganisationKind::Municipality;
-    let org = "Gemeente Link";
+    let org = "Gemeente Socket";
     let director = server
         .user(org, municipality, "lotte", Role::CaseDirector)
         .await;
@@ -469,21 +469,13 @@ async fn links_between_households_have_a_basis_and_are_for_case_directors(db: Db
     assert_eq!(get(&server, &director, &links).await.1, json!([]));
 }
 
-/// The current year (UTC), by Howard Hinnant's civil-from-days.
-fn this_year() -> i64 {
-    let days = std::time::SystemTime::now()
+/// The current year in the Netherlands, which the monitor reckons in.
+fn this_year() -> i32 {
+    let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs() as i64
-        / 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    yoe + era * 400 + i64::from(month <= 2)
+        .as_millis() as i64;
+    veldwerk_core::calendar::Date::in_amsterdam(now).year()
 }
 
 async fn the_monitor_counts_handovers_in_and_out(db: Db) {
@@ -548,12 +540,12 @@ async fn the_team_learns_who_wrote_with_which_actor(db: Db) {
     let id = server.create_case(&director, "Familie Schrijver").await;
     // The worker changes the address (no visit that would name her).
     let mut tablet = Tablet::new(&worker.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
-    tablet.adopt(id, link.fetch(id).await.unwrap());
+    let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
+    tablet.adopt(id, socket.fetch(id).await.unwrap());
     let doc = tablet.doc(id);
     case::set_address(doc, "Dorpsstraat 2", case::AddressStatus::Known).unwrap();
     doc.commit();
-    link.sync(id, doc).await.unwrap();
+    socket.sync(id, doc).await.unwrap();
 
     let path = format!("/api/cases/{id}/writers");
     let unknown = "00112233445566778899aabbccddeeff";

@@ -12,7 +12,7 @@ use veldwerk_core::case::{self, NewVisit, Theme, VisitKind, VisitStatus};
 use veldwerk_core::identity::{OrganisationKind, Role};
 
 use crate::on_both_databases;
-use crate::support::{Db, Link, Tablet, TestServer, TestUser};
+use crate::support::{Db, Socket, Tablet, TestServer, TestUser};
 
 /// The real binary, serving `db` on a free port; returns it and its address.
 fn spawn_server(db: &Db) -> (Child, String) {
@@ -67,7 +67,7 @@ fn visit(id: String, author: &str) -> NewVisit {
 }
 
 /// Pushes one visit at a time and records each change once the server's heads
-/// include it (the acknowledgement), until the link breaks.
+/// include it (the acknowledgement), until the socket breaks.
 async fn push_until_killed(
     addr: String,
     user: TestUser,
@@ -75,8 +75,8 @@ async fn push_until_killed(
     acked: Arc<Mutex<Vec<ChangeHash>>>,
 ) {
     let mut tablet = Tablet::new(&user.principal.actor_id);
-    let mut link = Link::bearer(&format!("ws://{addr}/sync"), &user.token).await;
-    let Ok(doc) = link.fetch(case_id).await else {
+    let mut socket = Socket::bearer(&format!("ws://{addr}/sync"), &user.token).await;
+    let Ok(doc) = socket.fetch(case_id).await else {
         return;
     };
     tablet.adopt(case_id, doc);
@@ -86,7 +86,7 @@ async fn push_until_killed(
         case::add_visit(doc, &visit(format!("{handle}-{n}"), handle)).expect("visit");
         doc.commit();
         let hash = doc.get_heads()[0];
-        if link.sync(case_id, doc).await.is_err() {
+        if socket.sync(case_id, doc).await.is_err() {
             return;
         }
         acked.lock().expect("lock").push(hash);
@@ -143,8 +143,8 @@ async fn acknowledged_changes_survive_sigkill(db: Db) {
     assert!(acked.len() >= 40);
 
     let (mut child, addr) = spawn_server(&db);
-    let mut link = Link::bearer(&format!("ws://{addr}/sync"), &users[1].token).await;
-    let doc = link
+    let mut socket = Socket::bearer(&format!("ws://{addr}/sync"), &users[1].token).await;
+    let doc = socket
         .fetch(case_id)
         .await
         .expect("the case is there after the restart");

@@ -2,15 +2,21 @@
 //! server: enrollment by invite, sign-in by name and without, sessions,
 //! devices and their revocation, and what is refused.
 
+use std::time::Duration;
+
 use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use veldwerk_core::DocumentId;
 use veldwerk_core::identity::{OrganisationKind, Role};
+use veldwerk_server::Clock;
 use veldwerk_server::admin;
 
 use crate::on_both_databases;
 use crate::support::browser::{Browser, sql};
-use crate::support::client::LinkEnd;
-use crate::support::{Db, Link, TestServer};
+use crate::support::client::SocketEnd;
+use crate::support::{Db, Socket, TestServer};
+
+const HOUR_MS: i64 = 3_600_000;
 
 async fn invite(server: &TestServer, org: &str, kind: OrganisationKind, role: Role) -> String {
     server.org(org, kind).await;
@@ -238,7 +244,7 @@ async fn sessions_expire_and_end_everywhere(db: Db) {
     assert_eq!(second.sign_in(&mut passkey, "pim").await.0, 200);
 
     // The second browser syncs over its session.
-    let mut link = Link::cookie(&server.ws(""), second.cookie.as_deref().unwrap()).await;
+    let mut socket = Socket::cookie(&server.ws(""), second.cookie.as_deref().unwrap()).await;
 
     // Logout everywhere ends the other browser's session too, and its connection.
     let (status, body) = first
@@ -246,9 +252,9 @@ async fn sessions_expire_and_end_everywhere(db: Db) {
         .await;
     assert_eq!((status.as_u16(), &body["sessionsEnded"]), (200, &json!(2)));
     assert_eq!(second.get("/api/me").await.0, 401);
-    assert!(link.next_error().await.unwrap().starts_with("signed-out"));
-    match link.next().await {
-        Err(LinkEnd::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4401),
+    assert!(socket.next_error().await.unwrap().starts_with("signed-out"));
+    match socket.next().await {
+        Err(SocketEnd::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4401),
         other => panic!("expected close 4401, got {other:?}"),
     }
 
@@ -266,6 +272,54 @@ async fn sessions_expire_and_end_everywhere(db: Db) {
         body["message"].as_str().unwrap().contains("expired"),
         "{body}"
     );
+}
+
+/// A tablet's socket stays open across the day; when its session reaches the
+/// end of its life (twelve hours by default), the socket is closed as signed
+/// out, as it is at sign-out, and the session no longer opens one.
+async fn a_live_socket_ends_with_its_session(db: Db) {
+    let clock = Clock::default();
+    let server = TestServer::start_with(db, |config| {
+        config.clock = clock.clone();
+        config.ping_interval = Duration::from_millis(100);
+    })
+    .await;
+    let url = invite(
+        &server,
+        "Wijkteam Oost",
+        OrganisationKind::SocialWork,
+        Role::FieldWorker,
+    )
+    .await;
+    let mut browser = Browser::new(&server);
+    browser.enroll(&url, "iris", "tablet-1").await;
+    let cookie = browser.cookie.clone().expect("a session cookie");
+    let mut socket = Socket::cookie(&server.ws(""), &cookie).await;
+
+    // Eleven hours on, the session is alive and so is the socket: several
+    // pings later it still answers a request.
+    clock.advance(11 * HOUR_MS);
+    // Reading, so that the client answers the pings.
+    let quiet = tokio::time::timeout(Duration::from_millis(500), socket.next()).await;
+    assert!(quiet.is_err(), "nothing is said meanwhile: {quiet:?}");
+    let unknown = DocumentId::from_random_bytes(*uuid::Uuid::new_v4().as_bytes());
+    let answer = socket.fetch(unknown).await;
+    assert!(
+        matches!(answer, Err(SocketEnd::Unavailable(_))),
+        "the socket stays open while the session lives: {answer:?}"
+    );
+    // Past twelve hours it is closed, with the reason first.
+    clock.advance(HOUR_MS + 1);
+    let error = socket
+        .next_error()
+        .await
+        .expect("an error before the close");
+    assert!(error.contains("expired"), "{error}");
+    match socket.next().await {
+        Err(SocketEnd::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4401),
+        other => panic!("expected close 4401, got {other:?}"),
+    }
+    assert_eq!(browser.get("/api/me").await.0, 401);
 }
 
 async fn revoked_devices_are_refused_and_told_to_wipe(db: Db) {
@@ -288,8 +342,11 @@ async fn revoked_devices_are_refused_and_told_to_wipe(db: Db) {
         .await;
     let case_id = server.create_case(&worker, "Familie Ingetrokken").await;
 
-    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
-    link.fetch(case_id).await.expect("syncs before revocation");
+    let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
+    socket
+        .fetch(case_id)
+        .await
+        .expect("syncs before revocation");
 
     let revoke = |token: String, device: i64| {
         let url = server.http(&format!("/api/devices/{device}/revoke"));
@@ -315,16 +372,17 @@ async fn revoked_devices_are_refused_and_told_to_wipe(db: Db) {
     );
 
     // The open connection is told to wipe and closed.
-    let error = link.next_error().await.expect("told before the close");
+    let error = socket.next_error().await.expect("told before the close");
     assert!(error.starts_with("device-revoked"), "{error}");
-    match link.next().await {
-        Err(LinkEnd::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4403),
+    match socket.next().await {
+        Err(SocketEnd::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4403),
         other => panic!("expected close 4403, got {other:?}"),
     }
     // A new connection is let in only to hear the same.
-    let mut link = Link::raw(&server.ws(""), &worker.token).await;
+    let mut socket = Socket::raw(&server.ws(""), &worker.token).await;
     assert!(
-        link.next_error()
+        socket
+            .next_error()
             .await
             .unwrap()
             .starts_with("device-revoked")
@@ -341,8 +399,8 @@ async fn revoked_devices_are_refused_and_told_to_wipe(db: Db) {
     assert_eq!(body["code"], "device_revoked");
 
     // The person's other device still works, and they may revoke it themselves.
-    let mut link = Link::bearer(&server.ws(""), &other_tablet.token).await;
-    link.fetch(case_id).await.expect("the other device syncs");
+    let mut socket = Socket::bearer(&server.ws(""), &other_tablet.token).await;
+    socket.fetch(case_id).await.expect("the other device syncs");
     assert_eq!(
         revoke(other_tablet.token.clone(), other_tablet.principal.device_id).await,
         200
@@ -435,10 +493,11 @@ async fn a_sync_ticket_expires_by_the_servers_clock(db: Db) {
     }
     // A fresh one works.
     let ticket = server.ticket(&worker).await;
-    Link::url(&server.ws(&format!("?ticket={ticket}"))).await;
+    Socket::url(&server.ws(&format!("?ticket={ticket}"))).await;
 }
 
 on_both_databases!(
+    a_live_socket_ends_with_its_session,
     a_sync_ticket_expires_by_the_servers_clock,
     signing_out_with_no_body_ends_the_session,
     passkeys_enroll_and_sign_in,

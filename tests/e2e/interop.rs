@@ -10,7 +10,7 @@ use veldwerk_core::DocumentId;
 use veldwerk_core::identity::{OrganisationKind, Role};
 
 use crate::on_both_databases;
-use crate::support::{Db, Link, TestServer};
+use crate::support::{Db, Socket, TestServer};
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop")
@@ -101,8 +101,8 @@ async fn js_automerge_repo_clients_sync_through_tickets(db: Db) {
     assert_eq!(caseload.len(), 1);
     assert_eq!(caseload[0].document_id, id.to_string());
     assert_eq!(caseload[0].label, "Familie Interop");
-    let mut link = Link::bearer(&server.ws(""), &b.token).await;
-    let doc = link
+    let mut socket = Socket::bearer(&server.ws(""), &b.token).await;
+    let doc = socket
         .fetch(id)
         .await
         .expect("native client fetches the JS-made case");

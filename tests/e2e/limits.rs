@@ -20,15 +20,15 @@ use veldwerk_server::admin;
 
 use crate::on_both_databases;
 use crate::support::browser::Browser;
-use crate::support::client::{LinkEnd, PATIENCE};
-use crate::support::{Db, Link, TestServer};
+use crate::support::client::{PATIENCE, SocketEnd};
+use crate::support::{Db, Socket, TestServer};
 
 const ORG: &str = "Jeugdzorg Oost";
 const MIB: usize = 1024 * 1024;
 
-fn ephemeral(link: &Link, id: DocumentId, count: u64, len: usize) -> Message {
+fn ephemeral(socket: &Socket, id: DocumentId, count: u64, len: usize) -> Message {
     Message::Ephemeral {
-        sender_id: link.conn.peer_id().clone(),
+        sender_id: socket.conn.peer_id().clone(),
         target_id: "veldwerk-server".into(),
         count,
         session_id: "presence".into(),
@@ -41,15 +41,15 @@ fn unknown_document() -> DocumentId {
     DocumentId::from_random_bytes(*uuid::Uuid::new_v4().as_bytes())
 }
 
-/// Reads until the server closes the link; panics if it stays open.
-async fn close_frame(link: &mut Link) -> (u16, String) {
+/// Reads until the server closes the socket; panics if it stays open.
+async fn close_frame(socket: &mut Socket) -> (u16, String) {
     loop {
-        match link.next().await {
+        match socket.next().await {
             Ok(_) => continue,
-            Err(LinkEnd::Closed(Some(frame))) => {
+            Err(SocketEnd::Closed(Some(frame))) => {
                 return (u16::from(frame.code), frame.reason.to_string());
             }
-            Err(end) => panic!("the server did not close the link: {end:?}"),
+            Err(end) => panic!("the server did not close the socket: {end:?}"),
         }
     }
 }
@@ -101,9 +101,9 @@ async fn a_sign_out_missed_in_a_flood_still_closes_the_socket(db: Db) {
         .await;
     let id = server.create_case(&colleague, "Familie Stil").await;
 
-    let mut tablet = Link::cookie(&server.ws(""), &cookie).await;
+    let mut tablet = Socket::cookie(&server.ws(""), &cookie).await;
     tablet.fetch(id).await.expect("sanne reads the case");
-    let mut sender = Link::bearer(&server.ws(""), &colleague.token).await;
+    let mut sender = Socket::bearer(&server.ws(""), &colleague.token).await;
     sender.fetch(id).await.unwrap();
     // More than the sockets' buffers hold: the server's writes to the tablet block.
     for n in 0..24 {
@@ -146,17 +146,17 @@ async fn readers_that_fall_behind_are_closed_by_bytes_queued(db: Db) {
     let id = server.create_case(&worker, "Familie Vol").await;
     let mut idle = Vec::new();
     for _ in 0..4 {
-        let mut link = Link::bearer(&server.ws(""), &worker.token).await;
-        link.fetch(id).await.unwrap();
-        idle.push(link);
+        let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
+        socket.fetch(id).await.unwrap();
+        idle.push(socket);
     }
-    let mut sender = Link::bearer(&server.ws(""), &worker.token).await;
+    let mut sender = Socket::bearer(&server.ws(""), &worker.token).await;
     sender.fetch(id).await.unwrap();
     for n in 0..40 {
         sender.send(&ephemeral(&sender, id, n, MIB)).await;
     }
-    for link in &mut idle {
-        let (code, reason) = close_frame(link).await;
+    for socket in &mut idle {
+        let (code, reason) = close_frame(socket).await;
         assert_eq!(code, 1008, "{reason}");
         assert!(reason.contains("VELDWERK_MAX_QUEUED_BYTES"), "{reason}");
     }
@@ -172,9 +172,9 @@ async fn ephemeral_messages_past_the_limits_are_dropped(db: Db) {
         .user(ORG, OrganisationKind::YouthCare, "tom", Role::FieldWorker)
         .await;
     let id = server.create_case(&worker, "Familie Druk").await;
-    let mut reader = Link::bearer(&server.ws(""), &worker.token).await;
+    let mut reader = Socket::bearer(&server.ws(""), &worker.token).await;
     reader.fetch(id).await.unwrap();
-    let mut sender = Link::bearer(&server.ws(""), &worker.token).await;
+    let mut sender = Socket::bearer(&server.ws(""), &worker.token).await;
     sender.fetch(id).await.unwrap();
 
     sender.send(&ephemeral(&sender, id, 0, 64 * 1024)).await;
@@ -287,9 +287,9 @@ async fn a_fast_writer_that_reads_everything_is_served(db: Db) {
     assert_eq!(reading.await.unwrap(), Ok(REQUESTS));
 }
 
-fn request(link: &Link, id: DocumentId) -> Message {
+fn request(socket: &Socket, id: DocumentId) -> Message {
     Message::Request {
-        sender_id: link.conn.peer_id().clone(),
+        sender_id: socket.conn.peer_id().clone(),
         target_id: "veldwerk-server".into(),
         document_id: id.to_string(),
         data: Vec::new(),
@@ -307,12 +307,12 @@ async fn documents_past_the_open_limit_are_refused(db: Db) {
     for n in 0..4 {
         cases.push(server.create_case(&worker, &format!("Familie {n}")).await);
     }
-    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
+    let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
     for id in &cases[..3] {
-        link.fetch(*id).await.unwrap();
+        socket.fetch(*id).await.unwrap();
     }
-    link.send(&request(&link, cases[3])).await;
-    let error = link.next_error().await.unwrap();
+    socket.send(&request(&socket, cases[3])).await;
+    let error = socket.next_error().await.unwrap();
     assert!(
         error.contains("at most 3 documents") && error.contains("VELDWERK_MAX_OPEN_DOCUMENTS"),
         "{error}"
@@ -320,9 +320,9 @@ async fn documents_past_the_open_limit_are_refused(db: Db) {
     assert_eq!(metric(&server, "document_requests_refused_total").await, 1);
 
     // The open ones are still served, and another connection gets the fourth.
-    let mut doc = link.fetch(cases[0]).await.unwrap();
-    link.sync(cases[0], &mut doc).await.unwrap();
-    let mut other = Link::bearer(&server.ws(""), &worker.token).await;
+    let mut doc = socket.fetch(cases[0]).await.unwrap();
+    socket.sync(cases[0], &mut doc).await.unwrap();
+    let mut other = Socket::bearer(&server.ws(""), &worker.token).await;
     other.fetch(cases[3]).await.unwrap();
 }
 
@@ -337,16 +337,16 @@ async fn requests_for_documents_past_the_rate_are_refused(db: Db) {
     let worker = server
         .user(ORG, OrganisationKind::YouthCare, "tom", Role::FieldWorker)
         .await;
-    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
+    let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
     for _ in 0..50 {
-        link.send(&request(&link, unknown_document())).await;
+        socket.send(&request(&socket, unknown_document())).await;
     }
     let last = unknown_document();
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    link.send(&request(&link, last)).await;
+    socket.send(&request(&socket, last)).await;
     let (mut answered, mut told) = (0, Vec::new());
     loop {
-        match link.next().await.unwrap() {
+        match socket.next().await.unwrap() {
             Message::DocUnavailable { document_id, .. } if document_id == last.to_string() => {
                 break;
             }
@@ -449,9 +449,9 @@ async fn a_document_past_the_size_limit_is_refused(db: Db) {
     let big = server.create_case(&worker, "Familie Groot").await;
     let small = server.create_case(&worker, "Familie Klein").await;
     let mut tablet = crate::support::Tablet::new(&worker.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
+    let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
     for id in [big, small] {
-        let doc = link.fetch(id).await.unwrap();
+        let doc = socket.fetch(id).await.unwrap();
         tablet.adopt(id, doc);
     }
 
@@ -461,7 +461,7 @@ async fn a_document_past_the_size_limit_is_refused(db: Db) {
     doc.put(&household, "label", incompressible(2 * LIMIT))
         .unwrap();
     doc.commit();
-    let error = link.sync_until_refused(big, doc).await;
+    let error = socket.sync_until_refused(big, doc).await;
     assert!(
         error.contains(&format!("past {LIMIT} bytes"))
             && error.contains("VELDWERK_MAX_DOCUMENT_BYTES"),
@@ -470,7 +470,7 @@ async fn a_document_past_the_size_limit_is_refused(db: Db) {
     assert!(metric(&server, "documents_too_large_total").await >= 1);
 
     // Nothing of it reached the record; the other document takes changes.
-    let mut reader = Link::bearer(&server.ws(""), &worker.token).await;
+    let mut reader = Socket::bearer(&server.ws(""), &worker.token).await;
     let mut stored = reader.fetch(big).await.unwrap();
     assert_eq!(
         veldwerk_core::case::CaseRecord::new(stored.document())
@@ -484,7 +484,7 @@ async fn a_document_past_the_size_limit_is_refused(db: Db) {
     doc.put(&household, "label", "Familie Klein-Jansen")
         .unwrap();
     doc.commit();
-    link.sync(small, doc).await.unwrap();
+    socket.sync(small, doc).await.unwrap();
     let caseload = server
         .api(&worker, reqwest::Method::GET, "/api/cases", None)
         .await

@@ -6,7 +6,7 @@ use veldwerk_core::case::{self, NewVisit, Theme, VisitKind, VisitStatus};
 use veldwerk_core::identity::{OrganisationKind, Role};
 
 use crate::on_both_databases;
-use crate::support::{Db, Link, Tablet, TestServer, TestUser};
+use crate::support::{Db, Socket, Tablet, TestServer, TestUser};
 
 const FEBRUARY_2026: i64 = 1_769_904_000_000;
 const MAY_2026: i64 = 1_777_593_600_000;
@@ -19,8 +19,8 @@ async fn record_visits(
 ) {
     let case_id = server.create_case(worker, label).await;
     let mut tablet = Tablet::new(&worker.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
-    tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+    let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
+    tablet.adopt(case_id, socket.fetch(case_id).await.unwrap());
     let doc = tablet.doc(case_id);
     for (n, (at_ms, themes)) in visits.iter().enumerate() {
         let visit = NewVisit {
@@ -36,7 +36,7 @@ async fn record_visits(
         case::add_visit(doc, &visit).unwrap();
     }
     doc.commit();
-    link.sync(case_id, doc).await.unwrap();
+    socket.sync(case_id, doc).await.unwrap();
 }
 
 async fn get(server: &TestServer, user: &TestUser, path: &str) -> reqwest::Response {

@@ -8,7 +8,7 @@ use veldwerk_core::case::{self, CaseRecord, NewVisit, Theme, VisitKind, VisitSta
 use veldwerk_core::identity::{OrganisationKind, Role};
 
 use crate::on_both_databases;
-use crate::support::{Db, Link, Tablet, TestServer};
+use crate::support::{Db, Socket, Tablet, TestServer};
 
 async fn metric(server: &TestServer, name: &str) -> i64 {
     let text = reqwest::get(server.http("/metrics"))
@@ -54,18 +54,18 @@ async fn idle_documents_unload_and_logs_compact(db: Db) {
     let case_id = server.create_case(&user, "Familie Compact").await;
 
     let mut tablet = Tablet::new(&user.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &user.token).await;
-    tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+    let mut socket = Socket::bearer(&server.ws(""), &user.token).await;
+    tablet.adopt(case_id, socket.fetch(case_id).await.unwrap());
     for n in 0..12 {
         let doc = tablet.doc(case_id);
         case::add_visit(doc, &visit(n)).unwrap();
         doc.commit();
-        link.sync(case_id, doc).await.unwrap();
+        socket.sync(case_id, doc).await.unwrap();
     }
     assert_eq!(metric(&server, "documents_in_memory").await, 1);
     assert_eq!(metric(&server, "changes_stored_total").await, 12);
     assert!(metric(&server, "connections_open").await >= 1);
-    link.close().await;
+    socket.close().await;
 
     // Compacted: a snapshot plus fewer logged changes than the threshold.
     let stored = server
@@ -93,8 +93,8 @@ async fn idle_documents_unload_and_logs_compact(db: Db) {
     assert!(metric(&server, "documents_unloaded_total").await >= 1);
 
     // Loaded again from snapshot and log, with every visit.
-    let mut link = Link::bearer(&server.ws(""), &user.token).await;
-    let mut doc = link.fetch(case_id).await.unwrap();
+    let mut socket = Socket::bearer(&server.ws(""), &user.token).await;
+    let mut doc = socket.fetch(case_id).await.unwrap();
     assert_eq!(CaseRecord::new(&doc).visit_ids().unwrap().len(), 12);
     assert_eq!(doc.get_heads(), tablet.doc(case_id).get_heads());
 }
@@ -138,13 +138,13 @@ async fn loaded_documents_stay_within_the_cap(db: Db) {
     let mut cases = Vec::new();
     for n in 0..6 {
         let case_id = server.create_case(&user, &format!("Familie {n}")).await;
-        let mut link = Link::bearer(&server.ws(""), &user.token).await;
-        tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+        let mut socket = Socket::bearer(&server.ws(""), &user.token).await;
+        tablet.adopt(case_id, socket.fetch(case_id).await.unwrap());
         let doc = tablet.doc(case_id);
         case::add_visit(doc, &visit(n)).unwrap();
         doc.commit();
-        link.sync(case_id, doc).await.unwrap();
-        link.close().await;
+        socket.sync(case_id, doc).await.unwrap();
+        socket.close().await;
         cases.push(case_id);
         wait_within_cap(&server, CAP).await;
     }
@@ -153,8 +153,8 @@ async fn loaded_documents_stay_within_the_cap(db: Db) {
 
     // Each case loads again from the store with every change, and takes more.
     for (n, case_id) in cases.iter().copied().enumerate() {
-        let mut link = Link::bearer(&server.ws(""), &user.token).await;
-        let mut doc = link.fetch(case_id).await.unwrap();
+        let mut socket = Socket::bearer(&server.ws(""), &user.token).await;
+        let mut doc = socket.fetch(case_id).await.unwrap();
         assert_eq!(doc.get_heads(), tablet.doc(case_id).get_heads());
         assert_eq!(
             CaseRecord::new(&doc).visit_ids().unwrap(),
@@ -164,16 +164,16 @@ async fn loaded_documents_stay_within_the_cap(db: Db) {
         let doc = tablet.doc(case_id);
         case::add_visit(doc, &visit(100 + n)).unwrap();
         doc.commit();
-        link.sync(case_id, doc).await.unwrap();
-        link.close().await;
+        socket.sync(case_id, doc).await.unwrap();
+        socket.close().await;
         wait_within_cap(&server, CAP).await;
     }
     for case_id in cases {
-        let mut link = Link::bearer(&server.ws(""), &user.token).await;
-        let mut doc = link.fetch(case_id).await.unwrap();
+        let mut socket = Socket::bearer(&server.ws(""), &user.token).await;
+        let mut doc = socket.fetch(case_id).await.unwrap();
         assert_eq!(doc.get_heads(), tablet.doc(case_id).get_heads());
         assert_eq!(CaseRecord::new(&doc).visit_ids().unwrap().len(), 2);
-        link.close().await;
+        socket.close().await;
     }
     assert_eq!(metric(&server, "changes_stored_total").await, 12);
 }

@@ -12,8 +12,8 @@ use veldwerk_core::case::{
 use veldwerk_core::identity::{OrganisationKind, Role};
 
 use crate::on_both_databases;
-use crate::support::client::LinkEnd;
-use crate::support::{Db, Link, Tablet, TestServer, TestUser};
+use crate::support::client::SocketEnd;
+use crate::support::{Db, Socket, Tablet, TestServer, TestUser};
 
 fn visit(id: &str) -> NewVisit {
     visit_by(id, "bo", "Gemeente Ergens")
@@ -74,13 +74,13 @@ async fn rule_breaking_changes_are_quarantined(db: Db) {
 
     // bo's tablet writes with ada's device actor id: not attributable to bo.
     let mut forged = Tablet::new(&ada.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &bo.token).await;
-    forged.adopt(case_id, link.fetch(case_id).await.unwrap());
+    let mut socket = Socket::bearer(&server.ws(""), &bo.token).await;
+    forged.adopt(case_id, socket.fetch(case_id).await.unwrap());
     let doc = forged.doc(case_id);
     case::add_visit(doc, &visit("forged")).unwrap();
     doc.commit();
     let before = stored().await;
-    let error = link.sync_until_refused(case_id, doc).await;
+    let error = socket.sync_until_refused(case_id, doc).await;
     let notice = QuarantineNotice::parse(&error).expect("a quarantine notice");
     assert_eq!(notice.document_id, case_id, "{error}");
     assert!(
@@ -88,33 +88,33 @@ async fn rule_breaking_changes_are_quarantined(db: Db) {
         "{error}"
     );
     assert_eq!(stored().await, before, "the forged change is not merged");
-    link.close().await;
+    socket.close().await;
 
     // bo's own tablet: a good visit, then a change adding an ethnicity field.
     let mut tablet = Tablet::new(&bo.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &bo.token).await;
-    tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+    let mut socket = Socket::bearer(&server.ws(""), &bo.token).await;
+    tablet.adopt(case_id, socket.fetch(case_id).await.unwrap());
     let doc = tablet.doc(case_id);
     case::add_visit(doc, &visit("good")).unwrap();
     doc.commit();
     let household = doc.get(automerge::ROOT, "household").unwrap().unwrap().1;
     doc.put(&household, "ethnicity", "x").unwrap();
     doc.commit();
-    let error = link.sync_until_refused(case_id, doc).await;
+    let error = socket.sync_until_refused(case_id, doc).await;
     assert!(error.contains("household.ethnicity"), "{error}");
-    link.close().await;
+    socket.close().await;
 
     // bo's tablet, tampered with: a new visit, then a review of it as a field worker.
     let doc = tablet.doc(case_id);
     let household = doc.get(automerge::ROOT, "household").unwrap().unwrap().1;
     doc.delete(&household, "ethnicity").unwrap();
     doc.commit();
-    let mut link = Link::bearer(&server.ws(""), &bo.token).await;
-    let _ = link.sync_until_refused_or_done(case_id, doc).await;
-    link.close().await;
+    let mut socket = Socket::bearer(&server.ws(""), &bo.token).await;
+    let _ = socket.sync_until_refused_or_done(case_id, doc).await;
+    socket.close().await;
     let mut tablet = Tablet::new(&bo.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &bo.token).await;
-    tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+    let mut socket = Socket::bearer(&server.ws(""), &bo.token).await;
+    tablet.adopt(case_id, socket.fetch(case_id).await.unwrap());
     let doc = tablet.doc(case_id);
     case::add_visit(doc, &visit("second")).unwrap();
     doc.commit();
@@ -128,16 +128,16 @@ async fn rule_breaking_changes_are_quarantined(db: Db) {
     )
     .unwrap();
     doc.commit();
-    let error = link.sync_until_refused(case_id, doc).await;
+    let error = socket.sync_until_refused(case_id, doc).await;
     assert!(
         error.contains("only a supervisor of the visit's organisation writes its review"),
         "{error}"
     );
-    link.close().await;
+    socket.close().await;
 
     // ada sees the good visits and nothing of the refused changes.
-    let mut link = Link::bearer(&server.ws(""), &ada.token).await;
-    let on_server = link.fetch(case_id).await.unwrap();
+    let mut socket = Socket::bearer(&server.ws(""), &ada.token).await;
+    let on_server = socket.fetch(case_id).await.unwrap();
     let record = CaseRecord::new(&on_server);
     let mut visits = record.visit_ids().unwrap();
     visits.sort();
@@ -251,11 +251,12 @@ async fn households_registered_offline_become_cases(db: Db) {
     case::add_visit(doc, &visit_by("first", "fleur", "Jeugdzorg West")).unwrap();
     doc.commit();
 
-    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
-    link.sync(id, doc)
+    let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
+    socket
+        .sync(id, doc)
         .await
         .expect("registered and acknowledged");
-    link.close().await;
+    socket.close().await;
 
     let caseload: Vec<serde_json::Value> = reqwest::Client::new()
         .get(server.http("/api/cases"))
@@ -271,11 +272,14 @@ async fn households_registered_offline_become_cases(db: Db) {
     assert_eq!(caseload[0]["label"], "Familie Nieuw");
     assert_eq!(caseload[0]["lastVisitAt"], 1_790_000_000_000i64);
 
-    let mut link = Link::bearer(&server.ws(""), &outsider.token).await;
-    assert!(matches!(link.fetch(id).await, Err(LinkEnd::Unavailable(_))));
-    let mut link = Link::bearer(&server.ws(""), &auditor.token).await;
+    let mut socket = Socket::bearer(&server.ws(""), &outsider.token).await;
+    assert!(matches!(
+        socket.fetch(id).await,
+        Err(SocketEnd::Unavailable(_))
+    ));
+    let mut socket = Socket::bearer(&server.ws(""), &auditor.token).await;
     assert!(
-        matches!(link.fetch(id).await, Err(LinkEnd::Unavailable(_))),
+        matches!(socket.fetch(id).await, Err(SocketEnd::Unavailable(_))),
         "auditors read no case content"
     );
 
@@ -284,12 +288,12 @@ async fn households_registered_offline_become_cases(db: Db) {
     let doc = tablet.doc(junk);
     doc.put(automerge::ROOT, "shopping", "melk").unwrap();
     doc.commit();
-    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
-    let error = link.sync_until_refused(junk, doc).await;
+    let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
+    let error = socket.sync_until_refused(junk, doc).await;
     assert!(error.contains("not a valid case record"), "{error}");
     assert!(matches!(
-        link.fetch(junk).await,
-        Err(LinkEnd::Unavailable(_))
+        socket.fetch(junk).await,
+        Err(SocketEnd::Unavailable(_))
     ));
     let caseload = server
         .store
@@ -353,18 +357,18 @@ async fn data_hidden_past_the_schema_is_quarantined(db: Db) {
             .await
             .unwrap();
         let mut tablet = Tablet::new(&bo.principal.actor_id);
-        let mut link = Link::bearer(&server.ws(""), &bo.token).await;
-        tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+        let mut socket = Socket::bearer(&server.ws(""), &bo.token).await;
+        tablet.adopt(case_id, socket.fetch(case_id).await.unwrap());
         let doc = tablet.doc(case_id);
         let household = doc.get(automerge::ROOT, "household").unwrap().unwrap().1;
         edit(doc, household);
         doc.commit();
-        let error = link.sync_until_refused(case_id, doc).await;
+        let error = socket.sync_until_refused(case_id, doc).await;
         assert!(
             error.contains("quarantined") && error.contains(path),
             "{path}: {error}"
         );
-        link.close().await;
+        socket.close().await;
         let after = server
             .store
             .logged_change_hashes(&case_id.to_string())
@@ -372,7 +376,7 @@ async fn data_hidden_past_the_schema_is_quarantined(db: Db) {
             .unwrap();
         assert_eq!(after, before, "{path}: nothing merged");
         // What another tablet receives holds no trace of it.
-        let mut reader = Link::bearer(&server.ws(""), &ada.token).await;
+        let mut reader = Socket::bearer(&server.ws(""), &ada.token).await;
         let mut copy = reader.fetch(case_id).await.unwrap();
         let bytes = copy.save_nocompress();
         assert!(
@@ -401,8 +405,8 @@ async fn a_large_refused_change_is_not_kept_whole(db: Db) {
         .await;
     let case_id = server.create_case(&ada, "Familie Groot").await;
     let mut tablet = Tablet::new(&ada.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &ada.token).await;
-    tablet.adopt(case_id, link.fetch(case_id).await.unwrap());
+    let mut socket = Socket::bearer(&server.ws(""), &ada.token).await;
+    tablet.adopt(case_id, socket.fetch(case_id).await.unwrap());
     let doc = tablet.doc(case_id);
     // Text that does not compress, past the limit on free text.
     let mut state = 0x2545_f491_u32;
@@ -417,9 +421,9 @@ async fn a_large_refused_change_is_not_kept_whole(db: Db) {
     let household = doc.get(automerge::ROOT, "household").unwrap().unwrap().1;
     doc.put(&household, "label", text).unwrap();
     doc.commit();
-    let error = link.sync_until_refused(case_id, doc).await;
+    let error = socket.sync_until_refused(case_id, doc).await;
     assert!(error.contains("quarantined"), "{error}");
-    link.close().await;
+    socket.close().await;
     let report = quarantine_report(&server, &admin).await;
     assert_eq!(report.len(), 1, "{report:?}");
     let reason = report[0]["reason"].as_str().unwrap();

@@ -8,7 +8,7 @@ use veldwerk_core::case::{
 use veldwerk_core::identity::{OrganisationKind, Role};
 
 use crate::on_both_databases;
-use crate::support::{Db, Link, Tablet, TestServer, TestUser};
+use crate::support::{Db, Socket, Tablet, TestServer, TestUser};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -29,8 +29,8 @@ async fn case_with_visit(
 ) -> veldwerk_core::DocumentId {
     let id = server.create_case(worker, label).await;
     let mut tablet = Tablet::new(&worker.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &worker.token).await;
-    tablet.adopt(id, link.fetch(id).await.unwrap());
+    let mut socket = Socket::bearer(&server.ws(""), &worker.token).await;
+    tablet.adopt(id, socket.fetch(id).await.unwrap());
     let doc = tablet.doc(id);
     let visit = NewVisit {
         id: "v1".into(),
@@ -45,7 +45,7 @@ async fn case_with_visit(
     case::add_visit(doc, &visit).unwrap();
     edit(doc);
     doc.commit();
-    link.sync(id, doc).await.unwrap();
+    socket.sync(id, doc).await.unwrap();
     id
 }
 
@@ -105,8 +105,8 @@ async fn the_radar_shows_families_slipping_off_it(db: Db) {
 
     // The supervisor returns the recent family's visit.
     let mut tablet = Tablet::new(&supervisor.principal.actor_id);
-    let mut link = Link::bearer(&server.ws(""), &supervisor.token).await;
-    tablet.adopt(recent, link.fetch(recent).await.unwrap());
+    let mut socket = Socket::bearer(&server.ws(""), &supervisor.token).await;
+    tablet.adopt(recent, socket.fetch(recent).await.unwrap());
     let doc = tablet.doc(recent);
     case::review_visit(
         doc,
@@ -118,7 +118,7 @@ async fn the_radar_shows_families_slipping_off_it(db: Db) {
     )
     .unwrap();
     doc.commit();
-    link.sync(recent, doc).await.unwrap();
+    socket.sync(recent, doc).await.unwrap();
 
     let (status, seen) = radar(&server, &director).await;
     assert_eq!(status, 200);

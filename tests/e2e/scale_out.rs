@@ -12,8 +12,8 @@ use veldwerk_core::case::{
 };
 use veldwerk_core::identity::{OrganisationKind, Role};
 
-use crate::support::client::{LinkEnd, PATIENCE};
-use crate::support::{Db, Link, Tablet, TestServer, TestUser};
+use crate::support::client::{PATIENCE, SocketEnd};
+use crate::support::{Db, Socket, Tablet, TestServer, TestUser};
 use veldwerk_core::protocol::Message;
 
 const ORG: &str = "Gemeente Twee";
@@ -93,12 +93,12 @@ async fn listeners(admin: &mut sqlx::PgConnection) -> i64 {
     count
 }
 
-/// A tablet of `user` that fetched `id` through `node`, and its open link.
-async fn open(node: &TestServer, user: &TestUser, id: DocumentId) -> (Tablet, Link) {
+/// A tablet of `user` that fetched `id` through `node`, and its open socket.
+async fn open(node: &TestServer, user: &TestUser, id: DocumentId) -> (Tablet, Socket) {
     let mut tablet = Tablet::new(&user.principal.actor_id);
-    let mut link = Link::bearer(&node.ws(""), &user.token).await;
-    tablet.adopt(id, link.fetch(id).await.expect("case fetched"));
-    (tablet, link)
+    let mut socket = Socket::bearer(&node.ws(""), &user.token).await;
+    tablet.adopt(id, socket.fetch(id).await.expect("case fetched"));
+    (tablet, socket)
 }
 
 async fn stored_hashes(node: &TestServer, id: DocumentId) -> Vec<String> {
@@ -224,8 +224,8 @@ pub mod bodies {
             }
         }
         for node in [&one, &two] {
-            let mut link = Link::bearer(&node.ws(""), &ada.token).await;
-            let mut fresh = link.fetch(id).await.unwrap();
+            let mut socket = Socket::bearer(&node.ws(""), &ada.token).await;
+            let mut fresh = socket.fetch(id).await.unwrap();
             assert!(all(&mut fresh));
             CaseRecord::new(&fresh).validate().unwrap();
         }
@@ -268,7 +268,7 @@ pub mod bodies {
         case::set_observation(doc, "v1", Theme::Housing, "Later aangepast").unwrap();
         doc.commit();
         let edit = doc.get_heads()[0];
-        let mut ada_link = Link::bearer(&two.ws(""), &ada.token).await;
+        let mut ada_link = Socket::bearer(&two.ws(""), &ada.token).await;
         let error = ada_link.sync_until_refused(id, doc).await;
         assert!(
             error.contains("an approved visit is no longer edited"),
@@ -278,8 +278,8 @@ pub mod bodies {
 
         // Both nodes still serve the approved text.
         for node in [&one, &two] {
-            let mut link = Link::bearer(&node.ws(""), &sup.token).await;
-            let doc = link.fetch(id).await.unwrap();
+            let mut socket = Socket::bearer(&node.ws(""), &sup.token).await;
+            let doc = socket.fetch(id).await.unwrap();
             let view = CaseRecord::new(&doc).view().unwrap();
             assert_eq!(
                 view.visit("v1").unwrap().observation(Theme::Housing),
@@ -333,7 +333,7 @@ pub mod bodies {
             .hear_until(id, ada_tablet.doc(id), has_visit("b0"))
             .await
             .expect("node 1 hears of it");
-        let mut fresh = Link::bearer(&one.ws(""), &ada.token).await;
+        let mut fresh = Socket::bearer(&one.ws(""), &ada.token).await;
         let mut doc = fresh.fetch(id).await.unwrap();
         let mut visits = CaseRecord::new(&doc).visit_ids().unwrap();
         visits.sort();
@@ -398,7 +398,7 @@ pub mod bodies {
             )
             .await;
         let id = one.create_case(&worker, "Familie Ingetrokken").await;
-        let (_tablet, mut link) = open(&two, &worker, id).await;
+        let (_tablet, mut socket) = open(&two, &worker, id).await;
 
         let response = reqwest::Client::new()
             .post(one.http(&format!(
@@ -412,10 +412,10 @@ pub mod bodies {
         assert_eq!(response.status(), 200);
 
         // The connection open on node 2 is told to wipe and closed.
-        let error = link.next_error().await.expect("told before the close");
+        let error = socket.next_error().await.expect("told before the close");
         assert!(error.starts_with("device-revoked"), "{error}");
-        match link.next().await {
-            Err(LinkEnd::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4403),
+        match socket.next().await {
+            Err(SocketEnd::Closed(Some(frame))) => assert_eq!(u16::from(frame.code), 4403),
             other => panic!("expected close 4403, got {other:?}"),
         }
     }
@@ -454,12 +454,12 @@ pub mod bodies {
             }
         };
         team(serde_json::json!({ "add": "Jeugdzorg Zuid" })).await;
-        let (_tablet, mut link) = open(&two, &partner, id).await;
+        let (_tablet, mut socket) = open(&two, &partner, id).await;
 
         team(serde_json::json!({ "remove": "Jeugdzorg Zuid" })).await;
         // The connection open on node 2 is told the document is no longer available.
         loop {
-            match link.next().await.expect("told") {
+            match socket.next().await.expect("told") {
                 Message::DocUnavailable { document_id, .. } => {
                     assert_eq!(document_id, id.to_string());
                     break;
@@ -467,6 +467,9 @@ pub mod bodies {
                 _ => continue,
             }
         }
-        assert!(matches!(link.fetch(id).await, Err(LinkEnd::Unavailable(_))));
+        assert!(matches!(
+            socket.fetch(id).await,
+            Err(SocketEnd::Unavailable(_))
+        ));
     }
 }

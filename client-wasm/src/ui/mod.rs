@@ -20,7 +20,7 @@ use veldwerk_core::DocumentId;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
-use crate::app::{self, Link};
+use crate::app::{self, Connection};
 use crate::i18n::{self, Lang, T};
 use crate::vault::Unwrap;
 
@@ -324,8 +324,10 @@ async fn decide_gate() {
 fn App() -> impl IntoView {
     let ui = ui();
     // The engine reports a revoked device in the model; the device's data is gone.
+    // The gate is tracked too: a screen chosen by a task that was already under
+    // way when the device was revoked gives way to the wiped one.
     Effect::new(move |_| {
-        if app::read(|r| r.revoked) && ui.gate.get_untracked() != Gate::Wiped {
+        if app::read(|r| r.revoked) && ui.gate.get() != Gate::Wiped {
             ui.gate.set(Gate::Wiped);
         }
     });
@@ -385,11 +387,11 @@ fn Shell() -> impl IntoView {
 #[component]
 fn StatusBar() -> impl IntoView {
     let confirming = RwSignal::new(None::<&'static str>);
-    let link_text = move || match app::read(|r| r.link) {
-        Some(Link::Online) => t(T::Online),
-        Some(Link::Connecting) | None => t(T::Connecting),
-        Some(Link::Offline) => t(T::Offline),
-        Some(Link::SignedOut) => t(T::Offline),
+    let connection_text = move || match app::read(|r| r.connection) {
+        Some(Connection::Online) => t(T::Online),
+        Some(Connection::Connecting) | None => t(T::Connecting),
+        Some(Connection::Offline) => t(T::Offline),
+        Some(Connection::SignedOut) => t(T::Offline),
     };
     let pending = move || {
         let n = app::pending_count();
@@ -406,7 +408,7 @@ fn StatusBar() -> impl IntoView {
             None => format!("{label}: {}", t(T::NeverSynced)),
         }
     };
-    let signed_out = move || app::read(|r| r.link) == Some(Link::SignedOut);
+    let signed_out = move || app::read(|r| r.connection) == Some(Connection::SignedOut);
     let is_director = move || {
         app::read(|r| {
             r.me.as_ref()
@@ -447,7 +449,7 @@ fn StatusBar() -> impl IntoView {
         <header class="status">
             <a class="brand" href="#/">{move || t(T::AppName)}</a>
             <div class="sync" role="status" aria-live="polite">
-                <span class="link" data-link=move || format!("{:?}", app::read(|r| r.link))>{link_text}</span>
+                <span class="connection" data-connection=move || format!("{:?}", app::read(|r| r.connection))>{connection_text}</span>
                 <span class="pending" data-testid="pending">{pending}</span>
                 <span class="last-sync">{last_sync}</span>
             </div>

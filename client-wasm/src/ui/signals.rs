@@ -12,7 +12,7 @@ use veldwerk_core::api::signals::{
 use veldwerk_core::signal::{Subject, SubjectError};
 
 use super::{format_date, t};
-use crate::app::{self, Link};
+use crate::app::{self, Connection};
 use crate::i18n::T;
 use crate::platform::{Failure, api, request};
 
@@ -63,7 +63,7 @@ pub fn SignalsScreen() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let outcome = RwSignal::new(None::<Registered>);
     let busy = RwSignal::new(false);
-    let offline = move || app::read(|r| r.link) == Some(Link::Offline);
+    let offline = move || app::read(|r| r.connection) == Some(Connection::Offline);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

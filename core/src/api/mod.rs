@@ -81,6 +81,9 @@ pub const DEVICE_REVOKED_MESSAGE: &str =
 pub const DEVICE_REVOKED_PREFIX: &str = "device-revoked";
 /// The `error` message sent before closing a signed-out session's socket.
 pub const SIGNED_OUT_MESSAGE: &str = "signed-out: this session was signed out";
+/// The `error` message sent before closing the socket of a session that
+/// reached its end of life (`VELDWERK_SESSION_MAX_HOURS`).
+pub const SESSION_EXPIRED_MESSAGE: &str = "signed-out: this session has expired; sign in again";
 
 /// The `error` message that tells a peer a change it sent was refused and
 /// kept in quarantine: `change <hash> of document <id> is quarantined:

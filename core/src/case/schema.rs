@@ -99,7 +99,7 @@ pub(super) fn join(path: &str, key: &str) -> String {
 }
 
 pub(super) fn check_len(text: &str, max: usize, path: &str) -> Result<(), SchemaError> {
-    if text.chars().count() > max {
+    if !crate::text::within(text, max) {
         return Err(SchemaError::new(
             path,
             format!("longer than {max} characters"),
@@ -124,33 +124,11 @@ pub(super) fn check_id(id: &str, path: &str) -> Result<(), SchemaError> {
     }
 }
 
-/// A calendar date as `YYYY-MM-DD`.
+/// A calendar date as `YYYY-MM-DD`, from 1900 on.
 pub(super) fn check_date(date: &str, path: &str) -> Result<(), SchemaError> {
-    let parts: Vec<&str> = date.split('-').collect();
-    let numbers: Option<Vec<u32>> = match parts.as_slice() {
-        [y, m, d] if y.len() == 4 && m.len() == 2 && d.len() == 2 => {
-            parts.iter().map(|p| p.parse().ok()).collect()
-        }
-        _ => None,
-    };
-    match numbers.as_deref() {
-        Some([y, m, d])
-            if *y >= 1900 && (1..=12).contains(m) && (1..=days_in_month(*y, *m)).contains(d) =>
-        {
-            Ok(())
-        }
+    match crate::calendar::Date::parse_iso(date) {
+        Some(d) if d.year() >= 1900 => Ok(()),
         _ => Err(SchemaError::new(path, "must be a date as YYYY-MM-DD")),
-    }
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
-            29
-        }
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
     }
 }
 

@@ -58,12 +58,12 @@ pub struct Retry {
     pub delay_ms: u32,
 }
 
-/// What the driver does after something happened on the link.
+/// What the driver does after something happened on the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Nothing; carry on.
     Continue,
-    /// The link is down: say so, and connect again after `retry` (none when
+    /// The connection is down: say so, and connect again after `retry` (none when
     /// a reconnect is already due or the engine has stopped).
     Offline { retry: Option<Retry> },
     /// The session ended: say so and stop trying until someone signs in again.
@@ -218,9 +218,9 @@ impl Engine {
         self.offline(generation, jitter)
     }
 
-    /// The link went down without a close code that means more: the server
+    /// The connection went down without a close code that means more: the server
     /// broke the protocol, say.
-    pub fn link_lost(&mut self, jitter: f64) -> Outcome {
+    pub fn connection_lost(&mut self, jitter: f64) -> Outcome {
         let generation = self.socket_gone();
         self.offline(generation, jitter)
     }
@@ -380,7 +380,7 @@ mod tests {
         let generation = engine.connecting();
         engine.socket_opened();
         let Outcome::Offline { retry: Some(retry) } = engine.closed(1006, jitter) else {
-            panic!("a lost link is retried");
+            panic!("a lost connection is retried");
         };
         assert_eq!(retry.generation, generation);
         assert!(engine.retry_due(retry.generation));
@@ -587,7 +587,7 @@ mod tests {
             Outcome::Continue
         );
         assert_eq!(engine.refused("something else"), Outcome::Continue);
-        // A refusal does not touch the link.
+        // A refusal does not touch the connection.
         assert_eq!(engine.backoff().attempt(), 0);
     }
 

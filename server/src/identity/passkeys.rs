@@ -11,6 +11,7 @@ use axum::response::Response;
 use axum::{Json, Router, routing::post};
 use serde::{Deserialize, Serialize};
 use veldwerk_core::api::identity::{CeremonyFinish, CeremonyStart, LoginStart, RegisterStart};
+use veldwerk_core::text::TextRule;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
     PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
@@ -331,13 +332,9 @@ fn credential_key(id: &[u8]) -> String {
 }
 
 fn checked_name(name: &str, field: &str) -> Result<String, ApiError> {
-    let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.chars().count() > 64 || trimmed.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(format!(
-            "{field} must be 1-64 printable characters"
-        )));
-    }
-    Ok(trimmed.to_owned())
+    TextRule::line(64)
+        .check(name)
+        .map_err(|e| ApiError::BadRequest(e.about(field)))
 }
 
 fn json<T: Serialize>(value: &T) -> Result<serde_json::Value, ApiError> {

@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use axum::{Json, Router, routing::get};
 use serde::Deserialize;
 use veldwerk_core::api::oversight::Monitor;
+use veldwerk_core::calendar::Date;
 use veldwerk_core::case::Theme;
 use veldwerk_core::monitor::{Shown, Totals, suppress};
 
@@ -141,20 +142,12 @@ async fn build(state: &AppState, p: &Principal, year: i32) -> Result<Monitor, Ap
     })
 }
 
-/// The first millisecond (UTC) of quarter `q` (0–3) of `year`.
+/// The first millisecond of quarter `q` (0–3) of `year`, reckoned in the
+/// Netherlands: a visit at 00:30 on 1 April in Amsterdam is in the second quarter.
 fn quarter_start_ms(year: i32, q: usize) -> i64 {
-    days_from_civil(year, (q as u32) * 3 + 1, 1) * 86_400_000
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i32, month: u32, day: u32) -> i64 {
-    let y = i64::from(if month <= 2 { year - 1 } else { year });
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Date::quarter_start(year, q as u32 + 1)
+        .expect("quarters 0 to 3")
+        .amsterdam_midnight()
 }
 
 fn cell(shown: Shown) -> String {
@@ -205,9 +198,10 @@ mod tests {
 
     #[test]
     fn quarters_start_on_the_right_days() {
-        assert_eq!(quarter_start_ms(1970, 0), 0);
-        // 2026-04-01T00:00:00Z and 2027-01-01T00:00:00Z.
-        assert_eq!(quarter_start_ms(2026, 1), 1_775_001_600_000);
-        assert_eq!(quarter_start_ms(2027, 0), 1_798_761_600_000);
+        // Midnight in Amsterdam: 1970-01-01T00:00+01:00, 2026-04-01T00:00+02:00
+        // (summer time) and 2027-01-01T00:00+01:00.
+        assert_eq!(quarter_start_ms(1970, 0), -3_600_000);
+        assert_eq!(quarter_start_ms(2026, 1), 1_775_001_600_000 - 7_200_000);
+        assert_eq!(quarter_start_ms(2027, 0), 1_798_761_600_000 - 3_600_000);
     }
 }

@@ -9,9 +9,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use veldwerk_core::DocumentId;
-use veldwerk_core::api::{CloseCode, DEVICE_REVOKED_MESSAGE, SIGNED_OUT_MESSAGE};
-use veldwerk_core::identity::{Compartment, Standing, may_read};
+use veldwerk_core::api::{
+    CloseCode, DEVICE_REVOKED_MESSAGE, SESSION_EXPIRED_MESSAGE, SIGNED_OUT_MESSAGE,
+};
+use veldwerk_core::identity::{Compartment, Standing};
 use veldwerk_core::protocol::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
+
+mod access;
+
+use access::Access;
 
 use super::docs::{ConnectionId, Creation, Sender};
 use super::live::PendingDoc;
@@ -19,7 +25,7 @@ use super::outbox::{Outbox, Outgoing};
 use super::rate::Rate;
 use crate::AppState;
 use crate::metrics::Metrics;
-use crate::store::{AuditEntry, Principal};
+use crate::store::Principal;
 
 static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
 
@@ -31,23 +37,6 @@ const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// New households one connection may negotiate at once.
 const MAX_PENDING: usize = 32;
-/// Access decisions one connection keeps before starting afresh.
-const MAX_CACHED_ACCESS: usize = 10_000;
-
-/// What the access check says about one document for this connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Granted {
-        case_id: i64,
-        compartment: Compartment,
-        standing: Standing,
-    },
-    /// Not stored: the peer may register it as a new household.
-    Creatable,
-    /// Not stored, or not for this peer: answered as `doc-unavailable`.
-    Unavailable,
-}
-
 struct Connection {
     id: ConnectionId,
     state: AppState,
@@ -85,6 +74,16 @@ pub async fn refuse_revoked(mut socket: WebSocket) {
     let _ = socket.send(WsMessage::Close(Some(frame))).await;
 }
 
+/// The browser session a cookie-authenticated connection lives by: signing
+/// out ends the connection at once, and so does the session's end of life
+/// (checked at every ping, by the server's clock).
+#[derive(Debug, Clone)]
+pub struct LiveSession {
+    /// The hash of the session's token.
+    pub hash: String,
+    pub expires_at: i64,
+}
+
 /// Runs one connection until either side closes it or the server shuts down.
 ///
 /// This future lives as long as the connection, and an async fn is as large
@@ -96,7 +95,7 @@ pub async fn run(
     socket: WebSocket,
     state: AppState,
     principal: Principal,
-    session: Option<String>,
+    session: Option<LiveSession>,
 ) {
     let mut revocations = state.revocations.subscribe();
     let mut session_ends = state.session_ends.subscribe();
@@ -197,6 +196,11 @@ pub async fn run(
                 }
             }
             _ = pings.tick() => {
+                if session.as_ref().is_some_and(|s| connection.state.now() >= s.expires_at) {
+                    Metrics::inc(&metrics.expired_sessions_closed_total);
+                    connection.error(SESSION_EXPIRED_MESSAGE.into());
+                    break Some(Close(CloseCode::SignedOut, "session expired".into()));
+                }
                 if heard.elapsed() >= ping_every * 3 {
                     Metrics::inc(&metrics.silent_peers_closed_total);
                     tracing::info!(connection = id, "nothing heard from the peer for three pings; closing");
@@ -219,13 +223,13 @@ pub async fn run(
             _ = team_changes.recv() => Box::pin(connection.check_access_again()).await,
             ended = session_ends.recv(), if session.is_some() => {
                 let ours = match ended {
-                    Ok(crate::SessionEnd::Session(hash)) => session.as_deref() == Some(hash.as_str()),
+                    Ok(crate::SessionEnd::Session(hash)) => session.as_ref().is_some_and(|s| s.hash == hash),
                     Ok(crate::SessionEnd::User(user)) => user == connection.principal.user_id,
                     // Missed some: one may have been ours. Ask the store, and
                     // close unless it says the session is still live.
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                         Metrics::inc(&metrics.session_rechecks_total);
-                        let hash = session.as_deref().unwrap_or_default();
+                        let hash = session.as_ref().map_or("", |s| s.hash.as_str());
                         !matches!(
                             Box::pin(connection.state.store.session_is_live(hash, connection.state.now())).await,
                             Ok(true)
@@ -438,102 +442,6 @@ impl Connection {
         Ok(())
     }
 
-    /// After a team change: forget every access decision, and stop syncing
-    /// the documents this peer may no longer read.
-    async fn check_access_again(&mut self) {
-        self.access.clear();
-        let open: Vec<DocumentId> = self.open.iter().copied().collect();
-        for id in open {
-            let still = matches!(self.access(id, false).await, Ok(Access::Granted { .. }));
-            if !still {
-                self.open.remove(&id);
-                self.state.docs.detach(self.id, [id]).await;
-                if let Some(peer) = self.peer.clone() {
-                    self.unavailable(&peer, id);
-                }
-            }
-        }
-    }
-
-    async fn access(&mut self, id: DocumentId, may_create: bool) -> Result<Access, ()> {
-        if self.pending.contains_key(&id) {
-            return Ok(Access::Creatable);
-        }
-        if let Some(access) = self.access.get(&id) {
-            return Ok(*access);
-        }
-        let found = match self
-            .state
-            .store
-            .document_access(&id.to_string(), self.principal.organisation_id)
-            .await
-        {
-            Ok(found) => found,
-            Err(e) => {
-                tracing::error!(error = %e, "access check failed");
-                return Err(());
-            }
-        };
-        let access = match found {
-            Some(doc)
-                if may_read(
-                    self.principal.role,
-                    self.principal.organisation_kind,
-                    doc.standing(),
-                    doc.compartment,
-                ) =>
-            {
-                Access::Granted {
-                    case_id: doc.case_id,
-                    compartment: doc.compartment,
-                    standing: doc.standing(),
-                }
-            }
-            Some(_) => Access::Unavailable,
-            None if may_create && self.principal.role.may_create_cases() => Access::Creatable,
-            None => Access::Unavailable,
-        };
-        // "Creatable" is not cached: the document may be created meanwhile.
-        if self.access.len() >= MAX_CACHED_ACCESS {
-            self.access.clear();
-        }
-        if access != Access::Creatable {
-            self.access.insert(id, access);
-        }
-        Ok(access)
-    }
-
-    /// A `sync` may register a new household; a `request` only asks for a document.
-    /// Whether this connection may ask for one more document it does not have
-    /// open: within the rate of such requests and the documents it may have
-    /// open at once. The peer is told which limit it met (for the rate, at
-    /// most once a second).
-    fn may_open(&mut self) -> bool {
-        let now = std::time::Instant::now();
-        let config = &self.state.config;
-        let (max_open, per_sec) = (config.max_open_documents, config.document_requests_per_sec);
-        let refusal = if self.open.len() + self.pending.len() >= max_open {
-            Some(format!(
-                "at most {max_open} documents may be open on one connection \
-                 (VELDWERK_MAX_OPEN_DOCUMENTS); this one was not opened"
-            ))
-        } else if !self.document_requests.take(now) {
-            self.document_requests.tell(now).then(|| {
-                format!(
-                    "more than {per_sec} requests for documents a second \
-                     (VELDWERK_DOCUMENT_REQUESTS_PER_SEC); they are refused until the rate falls"
-                )
-            })
-        } else {
-            return true;
-        };
-        Metrics::inc(&self.state.metrics.document_requests_refused_total);
-        if let Some(refusal) = refusal {
-            self.error(refusal);
-        }
-        false
-    }
-
     async fn sync(&mut self, peer: &PeerId, document_id: &str, data: &[u8], is_sync: bool) {
         let Ok(id) = document_id.parse::<DocumentId>() else {
             self.refuse(format!("{document_id:?} is not a document id"));
@@ -634,27 +542,6 @@ impl Connection {
         }
     }
 
-    /// Records that this connection's person read a case record.
-    async fn audit_read(&self, id: DocumentId, case_id: i64, compartment: Compartment) -> bool {
-        let entry = AuditEntry {
-            user_id: Some(self.principal.user_id),
-            device_id: Some(self.principal.device_id),
-            organisation_id: Some(self.principal.organisation_id),
-            action: "case.read",
-            case_id: Some(case_id),
-            compartment: Some(compartment.as_str().into()),
-            via: "sync",
-            detail: format!("document {id}"),
-        };
-        match self.state.store.audit(&[entry], self.state.now()).await {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, "could not write the audit log");
-                false
-            }
-        }
-    }
-
     fn report(&self, id: DocumentId, refusal: super::docs::SyncRefusal) {
         use super::docs::SyncRefusal;
         match &refusal {
@@ -679,7 +566,7 @@ mod tests {
 
     fn future_size<F, Fut>(_: F) -> usize
     where
-        F: FnOnce(WebSocket, AppState, Principal, Option<String>) -> Fut,
+        F: FnOnce(WebSocket, AppState, Principal, Option<LiveSession>) -> Fut,
     {
         std::mem::size_of::<Fut>()
     }

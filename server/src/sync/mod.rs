@@ -69,6 +69,14 @@ pub async fn upgrade(
         .read_buffer_size(1024);
     match outcome {
         Ok(principal) => {
+            let session = match session {
+                Some(hash) => state
+                    .store
+                    .session_expires_at(&hash)
+                    .await?
+                    .map(|expires_at| connection::LiveSession { hash, expires_at }),
+                None => None,
+            };
             Ok(ws.on_upgrade(move |socket| connection::run(socket, state, principal, session)))
         }
         // A browser cannot read why an upgrade was refused, so a revoked

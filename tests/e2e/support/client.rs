@@ -1,5 +1,5 @@
 //! A native client: documents kept across connections (a tablet that goes
-//! offline and back), and one WebSocket link at a time driven through
+//! offline and back), and one WebSocket socket at a time driven through
 //! `veldwerk_core::client`.
 
 use std::collections::HashMap;
@@ -63,15 +63,15 @@ pub struct Heard {
 }
 
 /// One live WebSocket connection to a server.
-pub struct Link {
+pub struct Socket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub conn: ClientConnection,
     pub heard: Heard,
 }
 
-/// Why the server ended or refused a link.
+/// Why the server ended or refused a socket.
 #[derive(Debug)]
-pub enum LinkEnd {
+pub enum SocketEnd {
     Closed(Option<CloseFrame>),
     TimedOut,
     Unavailable(DocumentId),
@@ -79,7 +79,7 @@ pub enum LinkEnd {
     Refused(String),
 }
 
-impl Link {
+impl Socket {
     /// Connects with a bearer token and completes the handshake.
     pub async fn bearer(url: &str, token: &str) -> Self {
         let ws = connect_with_token(url, token).await;
@@ -117,18 +117,21 @@ impl Link {
     }
 
     async fn join(ws: WebSocketStream<MaybeTlsStream<TcpStream>>) -> Self {
-        let mut link = Self {
+        let mut socket = Self {
             ws,
             conn: ClientConnection::new(format!("test-{}", uuid::Uuid::new_v4())),
             heard: Heard::default(),
         };
-        let join = link.conn.join();
-        link.send(&join).await;
-        while !link.conn.is_joined() {
-            let message = link.next().await.expect("server answers the handshake");
-            link.conn.handle(message).expect("a valid handshake answer");
+        let join = socket.conn.join();
+        socket.send(&join).await;
+        while !socket.conn.is_joined() {
+            let message = socket.next().await.expect("server answers the handshake");
+            socket
+                .conn
+                .handle(message)
+                .expect("a valid handshake answer");
         }
-        link
+        socket
     }
 
     pub async fn send(&mut self, message: &Message) {
@@ -139,11 +142,11 @@ impl Link {
         self.try_send(frame).await.expect("sending a frame");
     }
 
-    async fn try_send(&mut self, frame: Vec<u8>) -> Result<(), LinkEnd> {
+    async fn try_send(&mut self, frame: Vec<u8>) -> Result<(), SocketEnd> {
         self.ws
             .send(WsMessage::Binary(frame.into()))
             .await
-            .map_err(|_| LinkEnd::Closed(None))
+            .map_err(|_| SocketEnd::Closed(None))
     }
 
     pub async fn send_text(&mut self, text: &str) {
@@ -153,25 +156,25 @@ impl Link {
             .expect("sending a frame");
     }
 
-    /// The next protocol message, or how the link ended.
-    pub async fn next(&mut self) -> Result<Message, LinkEnd> {
+    /// The next protocol message, or how the socket ended.
+    pub async fn next(&mut self) -> Result<Message, SocketEnd> {
         loop {
             let frame = tokio::time::timeout(PATIENCE, self.ws.next())
                 .await
-                .map_err(|_| LinkEnd::TimedOut)?;
+                .map_err(|_| SocketEnd::TimedOut)?;
             match frame {
                 Some(Ok(WsMessage::Binary(bytes))) => {
                     return Ok(Message::decode(&bytes).expect("the server sends valid messages"));
                 }
-                Some(Ok(WsMessage::Close(frame))) => return Err(LinkEnd::Closed(frame)),
+                Some(Ok(WsMessage::Close(frame))) => return Err(SocketEnd::Closed(frame)),
                 Some(Ok(_)) => continue,
-                Some(Err(_)) | None => return Err(LinkEnd::Closed(None)),
+                Some(Err(_)) | None => return Err(SocketEnd::Closed(None)),
             }
         }
     }
 
     /// Waits for the next `error` message, skipping others.
-    pub async fn next_error(&mut self) -> Result<String, LinkEnd> {
+    pub async fn next_error(&mut self) -> Result<String, SocketEnd> {
         loop {
             if let Message::Error { message, .. } = self.next().await? {
                 return Ok(message);
@@ -180,7 +183,7 @@ impl Link {
     }
 
     /// Syncs one document until the server holds exactly what we hold.
-    pub async fn sync(&mut self, id: DocumentId, doc: &mut AutoCommit) -> Result<(), LinkEnd> {
+    pub async fn sync(&mut self, id: DocumentId, doc: &mut AutoCommit) -> Result<(), SocketEnd> {
         self.sync_inner(id, doc, true, false).await
     }
 
@@ -189,20 +192,20 @@ impl Link {
         &mut self,
         id: DocumentId,
         doc: &mut AutoCommit,
-    ) -> Result<(), LinkEnd> {
+    ) -> Result<(), SocketEnd> {
         self.sync_inner(id, doc, true, true).await
     }
 
     /// Syncs until the server sends an error (for changes it will refuse).
     pub async fn sync_until_refused(&mut self, id: DocumentId, doc: &mut AutoCommit) -> String {
         match self.sync_inner(id, doc, true, true).await {
-            Err(LinkEnd::Refused(message)) => message,
+            Err(SocketEnd::Refused(message)) => message,
             other => panic!("expected the server to refuse, got {other:?}"),
         }
     }
 
     /// Fetches a document we do not have (a `request`), until in step with the server.
-    pub async fn fetch(&mut self, id: DocumentId) -> Result<AutoCommit, LinkEnd> {
+    pub async fn fetch(&mut self, id: DocumentId) -> Result<AutoCommit, SocketEnd> {
         let mut doc = AutoCommit::new();
         self.sync_inner(id, &mut doc, false, false).await?;
         Ok(doc)
@@ -214,7 +217,7 @@ impl Link {
         doc: &mut AutoCommit,
         have: bool,
         stop_on_error: bool,
-    ) -> Result<(), LinkEnd> {
+    ) -> Result<(), SocketEnd> {
         loop {
             if let Some(message) = self.conn.sync(id, &doc.sync(), have) {
                 self.try_send(message.encode()).await?;
@@ -231,11 +234,11 @@ impl Link {
                 }
                 Incoming::Unavailable { document } if document == id => {
                     self.heard.unavailable.push(document);
-                    return Err(LinkEnd::Unavailable(document));
+                    return Err(SocketEnd::Unavailable(document));
                 }
                 Incoming::Unavailable { document } => self.heard.unavailable.push(document),
                 Incoming::Error { message } if stop_on_error => {
-                    return Err(LinkEnd::Refused(message));
+                    return Err(SocketEnd::Refused(message));
                 }
                 Incoming::Error { message } => self.heard.errors.push(message),
                 _ => {}
@@ -250,7 +253,7 @@ impl Link {
         id: DocumentId,
         doc: &mut AutoCommit,
         done: impl Fn(&mut AutoCommit) -> bool,
-    ) -> Result<(), LinkEnd> {
+    ) -> Result<(), SocketEnd> {
         loop {
             if done(doc) {
                 return Ok(());
@@ -266,7 +269,7 @@ impl Link {
                     }
                 }
                 Incoming::Unavailable { document } if document == id => {
-                    return Err(LinkEnd::Unavailable(document));
+                    return Err(SocketEnd::Unavailable(document));
                 }
                 Incoming::Error { message } => self.heard.errors.push(message),
                 _ => {}

@@ -6,7 +6,7 @@ pub mod browser;
 pub mod client;
 pub mod server;
 
-pub use client::{Link, Tablet};
+pub use client::{Socket, Tablet};
 pub use server::{Db, TestServer, TestUser};
 
 /// Runs a test body once on SQLite and once on PostgreSQL (when the test
