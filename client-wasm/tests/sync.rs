@@ -41,7 +41,7 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     let state = app::with(|r| {
         format!(
             "link {:?}, documents {:?}",
-            r.link,
+            r.connection,
             r.docs
                 .iter()
                 .map(|(id, d)| (id.to_string(), d.unsynced(), d.acked.len()))
@@ -82,7 +82,7 @@ async fn a_household_goes_to_the_server_is_acknowledged_and_comes_back_to_a_wipe
     assert_eq!(app::with(|r| r.docs[&id].unsynced()), 1);
     // …and acknowledged once the server's heads include it.
     eventually("the server acknowledged the household", || {
-        app::with(|r| r.link == Some(app::Link::Online) && r.docs[&id].unsynced() == 0)
+        app::with(|r| r.connection == Some(app::Connection::Online) && r.docs[&id].unsynced() == 0)
     })
     .await;
     assert!(app::with(|r| r.last_sync_ms.is_some()));
