@@ -310,6 +310,9 @@ texts! {
     NoLongerActive => "niet meer actief (geeft geen nieuwe match)", "no longer active (makes no new match)";
     VisibleUntil => "zichtbaar tot", "visible until";
     NoMatches => "Geen match.", "No match.";
+    WithdrawSignal => "Signaal intrekken", "Withdraw signal";
+    ConfirmWithdrawSignal => "Zeker? Tik nog eens om in te trekken", "Sure? Tap again to withdraw";
+    SignalWithdrawn => "Signaal ingetrokken. De andere organisaties zien de match niet meer.", "Signal withdrawn. The other organisations no longer see the match.";
     Matches => "Matches", "Matches";
     MatchedOn => "match op", "matched on";
     // Case summary

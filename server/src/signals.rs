@@ -17,8 +17,12 @@
 
 use std::path::{Path, PathBuf};
 
-use axum::extract::State;
-use axum::{Json, Router, routing::get};
+use axum::extract::{self, State};
+use axum::http::StatusCode;
+use axum::{
+    Json, Router,
+    routing::{delete, get},
+};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use veldwerk_core::api::signals::{
@@ -45,7 +49,9 @@ pub const YEAR_MS: i64 = 31_556_952_000;
 const MAX_TEXT: usize = 100;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/api/signals", get(list).post(register))
+    Router::new()
+        .route("/api/signals", get(list).post(register))
+        .route("/api/signals/{id}", delete(withdraw))
 }
 
 /// The secret key of the person hashes. Never in the database, never logged.
@@ -147,6 +153,16 @@ impl SignalKey {
         Ok(SignalKey(key))
     }
 
+    /// The id the API shows for a signal: keyed, so it tells nothing about
+    /// how many registrations the index holds or in which order they came.
+    fn public_id(&self, id: i64) -> Result<String, ApiError> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0)
+            .map_err(|_| ApiError::Internal("signal key of invalid length".into()))?;
+        mac.update(b"veldwerk signal id v1\0");
+        mac.update(&id.to_be_bytes());
+        Ok(hex::encode(&mac.finalize().into_bytes()[..16]))
+    }
+
     /// The keyed hash of a person, hex: what the index stores and matches on.
     fn hash(&self, subject: &Subject) -> Result<String, ApiError> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0)
@@ -207,8 +223,13 @@ fn contact(input: ContactInput, p: &Principal) -> Result<SignalContact, ApiError
     })
 }
 
-fn view(record: SignalRecord, matches: &[SignalMatch], now: i64) -> Signal {
-    Signal {
+fn view(
+    key: &SignalKey,
+    record: SignalRecord,
+    matches: &[SignalMatch],
+    now: i64,
+) -> Result<Signal, ApiError> {
+    Ok(Signal {
         active: record.active_until > now,
         matches: matches
             .iter()
@@ -223,7 +244,7 @@ fn view(record: SignalRecord, matches: &[SignalMatch], now: i64) -> Signal {
                 matched_at: m.matched_at,
             })
             .collect(),
-        id: record.id,
+        id: key.public_id(record.id)?,
         kind: record.subject_kind,
         reference: record.reference,
         registered_by: record.registered_by,
@@ -236,7 +257,7 @@ fn view(record: SignalRecord, matches: &[SignalMatch], now: i64) -> Signal {
         registered_at: record.registered_at,
         active_until: record.active_until,
         visible_until: record.visible_until,
-    }
+    })
 }
 
 async fn register(
@@ -284,7 +305,7 @@ async fn register(
         .store
         .organisation_signal_matches(p.organisation_id, now)
         .await?;
-    let signal = view(record, &matches, now);
+    let signal = view(&state.signal_key, record, &matches, now)?;
     Ok(Json(Registered {
         matched: !signal.matches.is_empty(),
         new_matches: registration.new_matches,
@@ -316,9 +337,41 @@ async fn list(
     Ok(Json(Signals {
         signals: records
             .into_iter()
-            .map(|r| view(r, &matches, now))
-            .collect(),
+            .map(|r| view(&state.signal_key, r, &matches, now))
+            .collect::<Result<_, _>>()?,
     }))
+}
+
+/// `DELETE /api/signals/{id}`: the organisation that registered a signal
+/// withdraws it (a mistake, or the involvement ended). It and its matches are
+/// gone for both sides at once; the audit log keeps that it happened.
+async fn withdraw(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Now(now): Now,
+    extract::Path(public_id): extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    professional(&p)?;
+    // An organisation has few signals: find the one by its public id.
+    let mut found = None;
+    for record in state
+        .store
+        .organisation_signals(p.organisation_id, now)
+        .await?
+    {
+        if state.signal_key.public_id(record.id)? == public_id {
+            found = Some(record.id);
+            break;
+        }
+    }
+    // Another organisation's signal is answered exactly as one that does not exist.
+    let id = found.ok_or(ApiError::NotFound("signal"))?;
+    let entry = audit_entry(&p, "signal.withdraw", "");
+    state
+        .store
+        .withdraw_signal(id, p.organisation_id, &entry, now)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Deletes the signals past their visible period, and their matches, as of

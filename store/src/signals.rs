@@ -4,7 +4,7 @@
 //! transaction; the retention job deletes what is past its visible period.
 
 use super::audit::append_audit;
-use super::{AuditEntry, Backend, BeginWrite, Result, Store};
+use super::{AuditEntry, Backend, BeginWrite, Result, Store, StoreError};
 
 /// How a professional is reached, as they gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,6 +192,31 @@ impl Store {
     /// Deletes the signals whose visible period ended by `now`, with their
     /// matches, and audits how many (`audit` gets the counts). Returns the
     /// number of signals deleted.
+    /// Deletes an organisation's signal and its matches on both sides, with
+    /// the audit entry, at once. Not found when the signal is not the
+    /// organisation's.
+    pub async fn withdraw_signal(
+        &self,
+        signal_id: i64,
+        organisation_id: i64,
+        audit: &AuditEntry,
+        now: i64,
+    ) -> Result<()> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin_write().await?;
+            sqlx::query("DELETE FROM signal_matches WHERE signal_id = $1 OR other_signal_id = $1")
+                .bind(signal_id).execute(&mut *tx).await?;
+            let deleted = sqlx::query("DELETE FROM signals WHERE id = $1 AND organisation_id = $2")
+                .bind(signal_id).bind(organisation_id).execute(&mut *tx).await?.rows_affected();
+            if deleted == 0 {
+                return Err(StoreError::NotFound("signal"));
+            }
+            append_audit!(tx, &self.audit_key, std::iter::once(audit), now);
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     pub async fn purge_signals(
         &self,
         now: i64,

@@ -403,7 +403,84 @@ async fn signals_match_two_years_show_five_and_are_then_deleted(db: Db) {
     assert_eq!(retention[0].via, "server");
 }
 
+/// The organisation that registered a signal withdraws it: the match is gone
+/// for the other side at once, the log says who withdrew it, and nobody else
+/// can. The ids the API shows say nothing about the index's size or order.
+async fn a_signal_is_withdrawn_by_its_organisation_only(db: Db) {
+    let server = TestServer::start(db).await;
+    let jana = server
+        .user(
+            "Jeugdzorg Noord",
+            OrganisationKind::YouthCare,
+            "jana",
+            Role::FieldWorker,
+        )
+        .await;
+    let piet = server
+        .user(
+            "Politie Oost",
+            OrganisationKind::Police,
+            "piet",
+            Role::FieldWorker,
+        )
+        .await;
+    let (_, first) = register(&server, &jana, bsn(BSN, "06-1")).await;
+    let (_, other) = register(&server, &jana, bsn(OTHER_BSN, "06-1")).await;
+    let (_, second) = register(&server, &piet, bsn(BSN, "0900-2")).await;
+    assert_eq!(second["matched"], true);
+
+    let ids: Vec<&str> = [&first, &other, &second]
+        .iter()
+        .map(|r| r["signal"]["id"].as_str().expect("ids are strings"))
+        .collect();
+    for id in &ids {
+        assert!(
+            id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "an opaque id, not a counter: {id}"
+        );
+    }
+    assert_ne!(ids[0], ids[1]);
+
+    // The police cannot withdraw the youth-care signal: it does not exist for them.
+    let withdraw = |id: &str| format!("/api/signals/{id}");
+    let (status, body) = server
+        .api(&piet, reqwest::Method::DELETE, &withdraw(ids[0]), None)
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(signals(&server, &jana).await.len(), 2);
+
+    // Youth care withdraws it: the police's signal no longer shows the match.
+    let (status, body) = server
+        .api(&jana, reqwest::Method::DELETE, &withdraw(ids[0]), None)
+        .await;
+    assert_eq!(status, 204, "{body}");
+    let left = signals(&server, &jana).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["id"], ids[1]);
+    let polices = signals(&server, &piet).await;
+    assert_eq!(polices[0]["matches"], json!([]), "{polices:?}");
+    assert_eq!(server.store.signal_counts().await.unwrap(), (2, 0));
+    // Withdrawn once; the second time there is nothing to withdraw.
+    let (status, _) = server
+        .api(&jana, reqwest::Method::DELETE, &withdraw(ids[0]), None)
+        .await;
+    assert_eq!(status, 404);
+
+    let audit = server.store.audit_records(0, 1000).await.unwrap();
+    let withdrawn: Vec<_> = audit
+        .iter()
+        .filter(|r| r.action == "signal.withdraw")
+        .collect();
+    assert_eq!(withdrawn.len(), 1, "{withdrawn:?}");
+    assert_eq!(
+        withdrawn[0].user_id,
+        Some(jana.principal.user_id),
+        "{withdrawn:?}"
+    );
+}
+
 on_both_databases!(
+    a_signal_is_withdrawn_by_its_organisation_only,
     organisations_that_register_the_same_person_are_told_of_each_other,
     names_match_whatever_their_case_spacing_and_diacritics,
     invalid_input_is_refused_and_nothing_is_stored,

@@ -63,6 +63,13 @@ pub fn SignalsScreen() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let outcome = RwSignal::new(None::<Registered>);
     let busy = RwSignal::new(false);
+    // Set after a withdrawal: the list is loaded again and says so.
+    let withdrawn = RwSignal::new(None::<Result<(), String>>);
+    Effect::new(move |_| {
+        if withdrawn.get() == Some(Ok(())) {
+            version.update(|v| *v += 1);
+        }
+    });
     let offline = move || app::read(|r| r.connection) == Some(Connection::Offline);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -187,13 +194,20 @@ pub fn SignalsScreen() -> impl IntoView {
                 })}
             </div>
             <h2>{move || t(T::OwnSignals)}</h2>
+            <div role="status" aria-live="polite">
+                {move || match withdrawn.get() {
+                    Some(Ok(())) => Some(view! { <p class="outcome">{t(T::SignalWithdrawn)}</p> }.into_any()),
+                    Some(Err(e)) => Some(view! { <p class="error" role="alert">{e}</p> }.into_any()),
+                    None => None,
+                }}
+            </div>
             {move || match data.get() {
                 None => view! { <p>{t(T::Loading)}</p> }.into_any(),
                 Some(Err(e)) => view! { <p class="error" role="alert">{failure(&e)}</p> }.into_any(),
                 Some(Ok(list)) if list.signals.is_empty() => view! { <p class="empty">{t(T::NoSignals)}</p> }.into_any(),
                 Some(Ok(list)) => view! {
                     <ul class="signal-list">
-                        {list.signals.into_iter().map(signal_item).collect_view()}
+                        {list.signals.into_iter().map(|s| signal_item(s, withdrawn)).collect_view()}
                     </ul>
                 }.into_any(),
             }}
@@ -203,7 +217,21 @@ pub fn SignalsScreen() -> impl IntoView {
 
 /// A plain function, not a component: it runs inside the list's reactive
 /// closure, so its texts follow a language switch.
-fn signal_item(signal: Signal) -> impl IntoView {
+fn signal_item(signal: Signal, withdrawn: RwSignal<Option<Result<(), String>>>) -> impl IntoView {
+    // Two taps: a signal withdrawn by mistake cannot be brought back.
+    let confirming = RwSignal::new(false);
+    let path = format!("/api/signals/{}", signal.id);
+    let withdraw = move |_| {
+        if !confirming.get_untracked() {
+            confirming.set(true);
+            return;
+        }
+        let path = path.clone();
+        leptos::task::spawn_local(async move {
+            let answer = api("DELETE", &path, None).await;
+            withdrawn.set(Some(answer.map(drop).map_err(|e| failure(&e))));
+        });
+    };
     let kind = if signal.kind == "bsn" {
         T::Bsn
     } else {
@@ -221,13 +249,16 @@ fn signal_item(signal: Signal) -> impl IntoView {
         t(T::NoLongerActive).to_owned()
     };
     view! {
-        <li class="card signal" data-signal=signal.id.to_string()>
+        <li class="card signal" data-signal=signal.id.clone()>
             <h3>{title}</h3>
             <p class="subtitle">
                 {format!("{} · {} {} {} {}", t(kind), t(T::RegisteredBy), signal.registered_by, t(T::On), format_date(signal.registered_at))}
                 <br/>
                 {format!("{activity} · {} {}", t(T::VisibleUntil), format_date(signal.visible_until))}
             </p>
+            <button class="danger" on:click=withdraw>
+                {move || if confirming.get() { t(T::ConfirmWithdrawSignal) } else { t(T::WithdrawSignal) }}
+            </button>
             {if signal.matches.is_empty() {
                 view! { <p class="empty">{t(T::NoMatches)}</p> }.into_any()
             } else {

@@ -49,7 +49,9 @@ pub struct Contact {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Signal {
-    pub id: i64,
+    /// Opaque: it names the signal (to withdraw it, `DELETE /api/signals/{id}`)
+    /// and tells nothing about how many the index holds.
+    pub id: String,
     /// `bsn` or `name`: which kind of identifier was registered.
     pub kind: String,
     pub reference: String,
