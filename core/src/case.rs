@@ -43,7 +43,10 @@ pub use history::{FieldEdit, HistoryEntry, history};
 pub use operations::check_operations;
 pub use projection::{CaseProjection, Touched, VisitRow};
 pub use record::CaseRecord;
-pub use restricted::{NewSignal, SignalKind, add_signal, init_restricted};
+pub use restricted::{
+    NewSignal, SignalEntry, SignalKind, add_signal, has_restricted_skeleton, init_restricted,
+    restricted_skeleton,
+};
 pub use review::{FieldChange, VisitField, awaits_review, visit_as_reviewed, visit_changes};
 pub use schema::{
     AddressStatus, MAX_FREE_TEXT, MAX_ID_LEN, MAX_SHORT_TEXT, MemberRole, ReviewStatus,

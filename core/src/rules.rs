@@ -189,13 +189,19 @@ fn restricted<D: ReadDoc>(
         ));
     }
     let now = map_at(doc, &ROOT, "signals", None).and_then(|s| map_at(doc, &s, &path[1], None));
-    if let Some(signal) = now
-        && text_at(doc, &signal, "author", None).as_deref() != Some(writer.handle)
-    {
-        return Err(violation(
-            path,
-            "a signal is recorded in its author's own name",
-        ));
+    if let Some(signal) = now {
+        if text_at(doc, &signal, "author", None).as_deref() != Some(writer.handle) {
+            return Err(violation(
+                path,
+                "a signal is recorded in its author's own name",
+            ));
+        }
+        if text_at(doc, &signal, "organisation", None).as_deref() != Some(writer.organisation) {
+            return Err(violation(
+                path,
+                "a signal is recorded in the name of its author's organisation",
+            ));
+        }
     }
     Ok(())
 }

@@ -25,18 +25,33 @@ pub fn routes() -> Router<AppState> {
         .route("/api/cases/{document_id}", get(case))
         .route("/api/cases/{document_id}/team", get(team).post(change_team))
         .route("/api/cases/{document_id}/writers", post(writers))
+        .route(
+            "/api/cases/{document_id}/restricted/seen",
+            post(restricted_seen),
+        )
         .route("/api/admin/quarantine", get(quarantine))
 }
 
-/// A case as listed, without its restricted record.
-fn case_item(c: CaseSummary) -> CaseItem {
+/// A case as `p`, whose organisation is on its team, sees it listed: with
+/// its restricted record's id only for those who may read that.
+fn case_item(p: &Principal, c: CaseSummary) -> CaseItem {
+    let standing = Standing {
+        on_team: true,
+        directs: c.directing_org_id == Some(p.organisation_id),
+    };
+    let restricted_readable = may_read(
+        p.role,
+        p.organisation_kind,
+        standing,
+        Compartment::Restricted,
+    );
     CaseItem {
         id: c.id,
         document_id: c.document_id,
         label: c.label,
         address_status: c.address_status.as_str().to_owned(),
         last_visit_at: c.last_visit_at,
-        restricted_document_id: None,
+        restricted_document_id: c.restricted_document_id.filter(|_| restricted_readable),
     }
 }
 
@@ -48,7 +63,9 @@ async fn caseload(
         return Err(ApiError::Forbidden("this role has no caseload"));
     }
     let cases = state.store.caseload(p.organisation_id).await?;
-    Ok(Json(cases.into_iter().map(case_item).collect()))
+    Ok(Json(
+        cases.into_iter().map(|case| case_item(&p, case)).collect(),
+    ))
 }
 
 /// One case, for a reader on its team; any other reader is told it does not
@@ -59,13 +76,7 @@ async fn case(
     Now(now): Now,
     Path(document_id): Path<String>,
 ) -> Result<Json<CaseItem>, ApiError> {
-    let access = readable_case(&state, &p, &document_id).await?;
-    let restricted_readable = may_read(
-        p.role,
-        p.organisation_kind,
-        access.standing(),
-        Compartment::Restricted,
-    );
+    readable_case(&state, &p, &document_id).await?;
     let case = state
         .store
         .case_summary(&document_id)
@@ -74,14 +85,32 @@ async fn case(
     let mut read = case_audit_entry(&p, "case.read", case.id, &format!("document {document_id}"));
     read.compartment = Some("general".into());
     state.store.audit(&[read], now).await?;
-    let restricted_document_id = case
-        .restricted_document_id
-        .clone()
-        .filter(|_| restricted_readable);
-    Ok(Json(CaseItem {
-        restricted_document_id,
-        ..case_item(case)
-    }))
+    Ok(Json(case_item(&p, case)))
+}
+
+/// `POST /api/cases/{id}/restricted/seen`: a reader of the restricted record
+/// opened it on their tablet, so its signals are no longer news on their radar.
+async fn restricted_seen(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Now(now): Now,
+    Path(document_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let access = readable_case(&state, &p, &document_id).await?;
+    if !may_read(
+        p.role,
+        p.organisation_kind,
+        access.standing(),
+        Compartment::Restricted,
+    ) {
+        // As for a case the caller may not read: nothing says it has one.
+        return Err(ApiError::NotFound("restricted record"));
+    }
+    state
+        .store
+        .restricted_seen(access.case_id, p.user_id, now)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The case a general-record id names, if the caller may read it; anyone

@@ -16,12 +16,30 @@ pub struct CaseSummary {
     pub address_status: AddressStatus,
     pub last_visit_at: Option<i64>,
     pub restricted_document_id: Option<String>,
+    /// The municipality directing the case, if one does.
+    pub directing_org_id: Option<i64>,
 }
 
-type CaseRow = (i64, String, String, String, Option<i64>, Option<String>);
+type CaseRow = (
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
 
 fn case_summary(row: CaseRow) -> Result<CaseSummary> {
-    let (id, document_id, label, address_status, last_visit_at, restricted_document_id) = row;
+    let (
+        id,
+        document_id,
+        label,
+        address_status,
+        last_visit_at,
+        restricted_document_id,
+        directing_org_id,
+    ) = row;
     Ok(CaseSummary {
         id,
         document_id,
@@ -29,6 +47,7 @@ fn case_summary(row: CaseRow) -> Result<CaseSummary> {
         address_status: address_status_of(&address_status)?,
         last_visit_at,
         restricted_document_id,
+        directing_org_id,
     })
 }
 
@@ -100,7 +119,7 @@ impl Store {
     /// The cases whose team includes an organisation, most recently visited first.
     pub async fn caseload(&self, organisation_id: i64) -> Result<Vec<CaseSummary>> {
         let rows: Vec<CaseRow> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT c.id, c.document_id, c.label, c.address_status, c.last_visit_at, c.restricted_document_id \
+            "SELECT c.id, c.document_id, c.label, c.address_status, c.last_visit_at, c.restricted_document_id, c.directing_org_id \
              FROM cases c JOIN case_team t ON t.case_id = c.id WHERE t.organisation_id = $1 \
              ORDER BY c.last_visit_at IS NULL, c.last_visit_at DESC, c.id")
             .bind(organisation_id).fetch_all(pool).await)?;
@@ -110,7 +129,7 @@ impl Store {
     /// The summary of the case a document belongs to.
     pub async fn case_summary(&self, document_id: &str) -> Result<Option<CaseSummary>> {
         let row: Option<CaseRow> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT c.id, c.document_id, c.label, c.address_status, c.last_visit_at, c.restricted_document_id \
+            "SELECT c.id, c.document_id, c.label, c.address_status, c.last_visit_at, c.restricted_document_id, c.directing_org_id \
              FROM cases c JOIN documents d ON d.case_id = c.id WHERE d.document_id = $1")
             .bind(document_id).fetch_optional(pool).await)?;
         row.map(case_summary).transpose()

@@ -39,6 +39,14 @@ macro_rules! write_batch {
                 .bind(&q.reason).bind(now).execute(&mut *$tx).await?;
         }
         $crate::audit::append_audit!($tx, $key, &batch.audit, now);
+        if batch.restricted && last_seq.is_some() {
+            sqlx::query(
+                "UPDATE cases SET signal_at = $1, signal_org_id = \
+                 (SELECT u.organisation_id FROM devices d JOIN users u ON u.id = d.user_id WHERE d.id = $2) \
+                 WHERE restricted_document_id = $3")
+                .bind(now).bind(batch.device_id).bind(&batch.document_id)
+                .execute(&mut *$tx).await?;
+        }
         if let Some(projection) = &batch.projection {
             sqlx::query(
                 "UPDATE cases SET label = $1, address_status = $2, last_visit_at = $3, updated_at = $4 \
@@ -347,6 +355,9 @@ pub struct QuarantinedChange {
 #[derive(Debug, Clone, Default)]
 pub struct ChangeBatch {
     pub document_id: String,
+    /// The document is a case's restricted record: a change accepted on it
+    /// is news for the directing case directors.
+    pub restricted: bool,
     pub device_id: i64,
     pub changes: Vec<NewChange>,
     pub quarantined: Vec<QuarantinedChange>,

@@ -46,6 +46,9 @@ pub struct RadarCase {
     pub returned_visits: i64,
     /// The municipality an open handover request asks to take the case over.
     pub handover_to: Option<String>,
+    /// The organisation whose signal in the restricted record this director
+    /// has not opened yet.
+    pub new_signal_from: Option<String>,
 }
 
 impl Store {
@@ -67,8 +70,14 @@ impl Store {
 
     /// The cases `organisation_id` directs that are on its radar: no visit since
     /// `no_visit_since` (ms), address moved or unknown, returned visits, or a
-    /// handover asked for and not yet decided.
-    pub async fn radar(&self, organisation_id: i64, no_visit_since: i64) -> Result<Vec<RadarCase>> {
+    /// handover asked for and not yet decided, or a signal from another
+    /// organisation in the restricted record that `user_id` has not opened.
+    pub async fn radar(
+        &self,
+        organisation_id: i64,
+        user_id: i64,
+        no_visit_since: i64,
+    ) -> Result<Vec<RadarCase>> {
         type Row = (
             i64,
             String,
@@ -78,21 +87,27 @@ impl Store {
             i64,
             i64,
             Option<String>,
+            Option<String>,
         );
         let rows: Vec<Row> = with_pool!(self, pool => sqlx::query_as(
             "SELECT c.id AS case_id, c.document_id, c.label, c.address_status, c.last_visit_at, c.created_at, \
                     (SELECT COUNT(*) FROM visits v WHERE v.document_id = c.document_id \
                         AND v.review_status = 'returned') AS returned_visits, \
                     (SELECT o.name FROM handovers h JOIN organisations o ON o.id = h.to_org_id \
-                        WHERE h.case_id = c.id AND h.status = 'requested') AS handover_to \
+                        WHERE h.case_id = c.id AND h.status = 'requested') AS handover_to, \
+                    (SELECT o.name FROM organisations o WHERE o.id = c.signal_org_id AND o.id <> c.directing_org_id \
+                        AND c.signal_at > COALESCE((SELECT s.seen_at FROM restricted_seen s \
+                            WHERE s.case_id = c.id AND s.user_id = $3), 0)) AS new_signal_from \
              FROM cases c WHERE c.directing_org_id = $1 AND ( \
                  COALESCE(c.last_visit_at, c.created_at) < $2 \
+                 OR (c.signal_org_id <> c.directing_org_id AND c.signal_at > COALESCE( \
+                     (SELECT s.seen_at FROM restricted_seen s WHERE s.case_id = c.id AND s.user_id = $3), 0)) \
                  OR c.address_status <> 'known' \
                  OR EXISTS (SELECT 1 FROM handovers h WHERE h.case_id = c.id AND h.status = 'requested') \
                  OR EXISTS (SELECT 1 FROM visits v WHERE v.document_id = c.document_id \
                             AND v.review_status = 'returned')) \
              ORDER BY COALESCE(c.last_visit_at, c.created_at), c.id")
-            .bind(organisation_id).bind(no_visit_since).fetch_all(pool).await)?;
+            .bind(organisation_id).bind(no_visit_since).bind(user_id).fetch_all(pool).await)?;
         rows.into_iter()
             .map(
                 |(
@@ -104,6 +119,7 @@ impl Store {
                     created_at,
                     returned_visits,
                     handover_to,
+                    new_signal_from,
                 )| {
                     Ok(RadarCase {
                         case_id,
@@ -114,9 +130,19 @@ impl Store {
                         created_at,
                         returned_visits,
                         handover_to,
+                        new_signal_from,
                     })
                 },
             )
             .collect()
+    }
+
+    /// Records that a case director opened a case's restricted record.
+    pub async fn restricted_seen(&self, case_id: i64, user_id: i64, now: i64) -> Result<()> {
+        with_pool!(self, pool => sqlx::query(
+            "INSERT INTO restricted_seen (case_id, user_id, seen_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (case_id, user_id) DO UPDATE SET seen_at = excluded.seen_at")
+            .bind(case_id).bind(user_id).bind(now).execute(pool).await.map(drop))?;
+        Ok(())
     }
 }

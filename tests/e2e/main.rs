@@ -16,6 +16,7 @@ mod monitor;
 mod operations;
 mod quarantine;
 mod radar;
+mod restricted;
 mod scale_out;
 mod signals;
 mod store_story;

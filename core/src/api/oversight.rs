@@ -43,13 +43,18 @@ pub struct RadarItem {
     pub document_id: String,
     pub label: String,
     /// Why the family is on the radar: [`NO_VISIT`], [`ADDRESS_MOVED`],
-    /// [`ADDRESS_UNKNOWN`], [`RETURNED_VISITS`], [`HANDOVER_PENDING`].
+    /// [`ADDRESS_UNKNOWN`], [`RETURNED_VISITS`], [`HANDOVER_PENDING`],
+    /// [`NEW_SIGNAL`].
     pub reasons: Vec<String>,
     pub last_visit_at: Option<i64>,
     pub days_without_visit: i64,
     pub returned_visits: i64,
     /// The municipality asked to take the case over, while it has not answered.
     pub handover_to: Option<String>,
+    /// The organisation (the police, say) whose new signal in the restricted
+    /// record the director has not opened yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_signal_from: Option<String>,
 }
 
 /// No visit for longer than the municipality's limit.
@@ -62,6 +67,9 @@ pub const ADDRESS_UNKNOWN: &str = "address_unknown";
 pub const RETURNED_VISITS: &str = "returned_visits";
 /// A handover was asked for and is not decided.
 pub const HANDOVER_PENDING: &str = "handover_pending";
+/// Another organisation added to the restricted record since the director
+/// last opened it.
+pub const NEW_SIGNAL: &str = "new_signal";
 
 /// `GET /api/monitor?year=Y`: per quarter of the year, the municipality's
 /// figures, small counts suppressed (`null`).
@@ -101,6 +109,7 @@ mod tests {
                 days_without_visit: 50,
                 returned_visits: 0,
                 handover_to: Some("Kampen".into()),
+                new_signal_from: None,
             }],
             awaiting_direction: vec![AwaitingDirection {
                 document_id: "other".into(),

@@ -148,7 +148,7 @@ mod tests {
             new_matches: 1,
             refreshed: false,
             signal: Signal {
-                id: 1,
+                id: "5f0c".into(),
                 kind: "bsn".into(),
                 reference: "ref".into(),
                 registered_by: "ann".into(),
@@ -173,7 +173,7 @@ mod tests {
                 "newMatches": 1,
                 "refreshed": false,
                 "signal": {
-                    "id": 1,
+                    "id": "5f0c",
                     "kind": "bsn",
                     "reference": "ref",
                     "registeredBy": "ann",

@@ -10,8 +10,8 @@
 use axum::extract::State;
 use axum::{Json, Router, routing::get};
 use veldwerk_core::api::oversight::{
-    ADDRESS_MOVED, ADDRESS_UNKNOWN, AwaitingDirection, HANDOVER_PENDING, NO_VISIT, RETURNED_VISITS,
-    Radar, RadarItem, RadarSettings,
+    ADDRESS_MOVED, ADDRESS_UNKNOWN, AwaitingDirection, HANDOVER_PENDING, NEW_SIGNAL, NO_VISIT,
+    RETURNED_VISITS, Radar, RadarItem, RadarSettings,
 };
 use veldwerk_core::case::AddressStatus;
 
@@ -50,7 +50,10 @@ async fn radar(
     director(&p)?;
     let no_visit_days = days(&state, &p).await?;
     let since = now - no_visit_days * DAY_MS;
-    let cases = state.store.radar(p.organisation_id, since).await?;
+    let cases = state
+        .store
+        .radar(p.organisation_id, p.user_id, since)
+        .await?;
     let mut audit = Vec::new();
     let items = cases
         .into_iter()
@@ -71,6 +74,9 @@ async fn radar(
             if c.handover_to.is_some() {
                 reasons.push(HANDOVER_PENDING.to_owned());
             }
+            if c.new_signal_from.is_some() {
+                reasons.push(NEW_SIGNAL.to_owned());
+            }
             audit.push(case_audit_entry(
                 &p,
                 "case.radar",
@@ -85,6 +91,7 @@ async fn radar(
                 days_without_visit: (now - last) / DAY_MS,
                 returned_visits: c.returned_visits,
                 handover_to: c.handover_to,
+                new_signal_from: c.new_signal_from,
             }
         })
         .collect();

@@ -41,6 +41,7 @@ pub(super) fn batch(
     }
     ChangeBatch {
         document_id: id.to_string(),
+        restricted: compartment == Compartment::Restricted,
         device_id: principal.device_id,
         audit: entries,
         changes: verdict
