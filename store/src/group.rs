@@ -23,7 +23,7 @@ const QUEUE: usize = 4096;
 const MAX_GROUP: usize = 256;
 
 enum Write {
-    Batch(ChangeBatch),
+    Batch(Box<ChangeBatch>),
     Audit(Vec<AuditEntry>),
 }
 
@@ -50,7 +50,7 @@ impl GroupCommit {
 
     /// Commits a change batch; returns the highest change `seq` it logged.
     pub(super) async fn batch(&self, batch: ChangeBatch, now: i64) -> Result<Option<i64>> {
-        self.submit(Write::Batch(batch), now).await
+        self.submit(Write::Batch(Box::new(batch)), now).await
     }
 
     /// Appends audit entries.
