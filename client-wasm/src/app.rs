@@ -42,6 +42,9 @@ pub use veldwerk_core::api::identity::Me;
 pub struct Listed {
     pub document_id: String,
     pub label: String,
+    /// The case's restricted record, only where the server lets us read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restricted_document_id: Option<String>,
 }
 
 impl From<CaseItem> for Listed {
@@ -49,7 +52,30 @@ impl From<CaseItem> for Listed {
         Listed {
             document_id: case.document_id,
             label: case.label,
+            restricted_document_id: case.restricted_document_id,
         }
+    }
+}
+
+impl Runtime {
+    /// The restricted record of a case, if the server listed one for us.
+    pub fn restricted_of(&self, case: DocumentId) -> Option<DocumentId> {
+        let name = case.to_string();
+        self.listed
+            .iter()
+            .find(|l| l.document_id == name)?
+            .restricted_document_id
+            .as_deref()?
+            .parse()
+            .ok()
+    }
+
+    /// Whether a document on the tablet is a case's restricted record rather than a case.
+    pub fn is_restricted(&self, id: DocumentId) -> bool {
+        let name = id.to_string();
+        self.listed
+            .iter()
+            .any(|l| l.restricted_document_id.as_deref() == Some(name.as_str()))
     }
 }
 
@@ -406,7 +432,12 @@ impl std::fmt::Display for EditError {
 /// Judges our own edit (`before` to the document's heads) as the server will
 /// (`core::judge`), as the signed-in person. Where the organisation stands to
 /// the case is the server's knowledge; the tablet assumes it is on the team.
-fn judge_own(doc: &Automerge, before: &[ChangeHash], me: &Me) -> Result<(), EditError> {
+fn judge_own(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    me: &Me,
+    compartment: Compartment,
+) -> Result<(), EditError> {
     let (Some(role), Some(kind)) = (me.role(), OrganisationKind::parse(&me.organisation_kind))
     else {
         return Err(EditError::Rule(RuleViolation {
@@ -421,10 +452,11 @@ fn judge_own(doc: &Automerge, before: &[ChangeHash], me: &Me) -> Result<(), Edit
         role,
         standing: Standing {
             on_team: true,
-            directs: false,
+            // Only a municipality directs; which one is the server's to say.
+            directs: kind == OrganisationKind::Municipality,
         },
     };
-    match judge::judge(doc, before, Compartment::General, &writer, None) {
+    match judge::judge(doc, before, compartment, &writer, None) {
         Ok(_) => Ok(()),
         Err(judge::Refusal::Rules(violation)) => Err(EditError::Rule(violation)),
         Err(judge::Refusal::Record(e)) => Err(EditError::Record(e.to_string())),
@@ -435,6 +467,66 @@ fn judge_own(doc: &Automerge, before: &[ChangeHash], me: &Me) -> Result<(), Edit
 /// Makes one change to a case, checks it, stores it durably, then offers it to the server.
 pub async fn edit(
     id: DocumentId,
+    f: impl FnOnce(
+        &mut automerge::transaction::Transaction<'_>,
+    ) -> Result<(), automerge::AutomergeError>,
+) -> Result<(), EditError> {
+    edit_in(id, Compartment::General, f).await
+}
+
+/// Adds a signal to a case's restricted record (offline too): on the shared
+/// skeleton when the record is still empty, then as one checked, durable edit.
+pub async fn add_signal(
+    restricted: DocumentId,
+    kind: veldwerk_core::case::SignalKind,
+    text: &str,
+) -> Result<(), EditError> {
+    let me = read(|r| r.me.clone()).ok_or_else(|| EditError::Record("locked".into()))?;
+    hold_restricted(restricted)
+        .await
+        .map_err(|e| EditError::Record(e.to_string()))?;
+    let mut id_bytes = [0u8; 8];
+    id_bytes.copy_from_slice(&crate::platform::random(8));
+    let signal = veldwerk_core::case::NewSignal {
+        id: hex::encode(id_bytes),
+        at_ms: now_ms(),
+        author: me.handle.clone(),
+        organisation: me.organisation.clone(),
+        kind,
+        text: text.trim().to_owned(),
+    };
+    edit_in(restricted, Compartment::Restricted, |tx| {
+        veldwerk_core::case::add_signal(tx, &signal)
+    })
+    .await
+}
+
+/// Keeps a case's restricted record on the tablet, with its skeleton: the one
+/// change every first writer makes identically
+/// ([`restricted_skeleton`](veldwerk_core::case::restricted_skeleton)). So a
+/// record with no signals yet reads as that, offline too, and a signal added
+/// offline needs nothing from the server.
+pub async fn hold_restricted(restricted: DocumentId) -> Result<(), Failure> {
+    track(restricted);
+    let added = with(|r| {
+        let local = r.docs.get_mut(&restricted)?;
+        if veldwerk_core::case::has_restricted_skeleton(&local.doc) {
+            return None;
+        }
+        let skeleton = veldwerk_core::case::restricted_skeleton(&restricted);
+        local.doc.apply_changes([skeleton]).ok()
+    });
+    if added.is_some() {
+        persist(restricted).await?;
+        changed();
+        announce(Announcement::Changed(restricted));
+    }
+    Ok(())
+}
+
+async fn edit_in(
+    id: DocumentId,
+    compartment: Compartment,
     f: impl FnOnce(
         &mut automerge::transaction::Transaction<'_>,
     ) -> Result<(), automerge::AutomergeError>,
@@ -455,7 +547,7 @@ pub async fn edit(
         }
         // The time goes into the change, for the case history.
         tx.commit_with(automerge::transaction::CommitOptions::default().with_time(now_ms()));
-        let checked = judge_own(&local.doc, &before, &me);
+        let checked = judge_own(&local.doc, &before, &me, compartment);
         if let Err(e) = checked {
             // Undo: go back to the document as it was.
             local.doc = local

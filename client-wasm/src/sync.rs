@@ -443,9 +443,17 @@ pub async fn refresh_caseload() {
         return;
     };
     let listed: Vec<Listed> = cases.into_iter().map(Listed::from).collect();
+    // A case's restricted record is kept with it, for those the server names it to.
     let listed_ids: Vec<DocumentId> = listed
         .iter()
-        .filter_map(|case| case.document_id.parse().ok())
+        .flat_map(|case| {
+            [
+                Some(&case.document_id),
+                case.restricted_document_id.as_ref(),
+            ]
+        })
+        .flatten()
+        .filter_map(|id| id.parse().ok())
         .collect();
     let local: BTreeSet<DocumentId> = app::with(|r| {
         r.listed = listed;
@@ -458,6 +466,15 @@ pub async fn refresh_caseload() {
     let _ = app::persist_listed().await;
     for id in plan.fetch {
         track(id);
+    }
+    let restricted: Vec<DocumentId> = app::read(|r| {
+        r.listed
+            .iter()
+            .filter_map(|l| l.restricted_document_id.as_deref()?.parse().ok())
+            .collect()
+    });
+    for id in restricted {
+        let _ = app::hold_restricted(id).await;
     }
 }
 

@@ -129,6 +129,7 @@ pub fn Case(id: DocumentId) -> impl IntoView {
             }
         }}
         <super::direction::Direction id=id/>
+        <super::restricted::Restricted case=id/>
     }
 }
 

@@ -24,6 +24,7 @@ fn rows() -> Vec<Row> {
         let me = r.me.as_ref().map(|m| m.handle.clone()).unwrap_or_default();
         r.docs
             .iter()
+            .filter(|(id, _)| !r.is_restricted(**id))
             .map(|(id, local)| match local.view() {
                 Some(view) => Row {
                     id: *id,

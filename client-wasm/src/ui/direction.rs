@@ -171,8 +171,16 @@ fn Incoming(h: Handover, version: RwSignal<u32>, error: RwSignal<Option<String>>
 #[component]
 pub fn Direction(id: DocumentId) -> impl IntoView {
     let version = RwSignal::new(0u32);
+    // A household registered on this tablet is unknown to the server until
+    // it synced: ask again once the server has it.
+    // Once: what the server has it keeps.
+    let on_server = Memo::new(move |before: Option<&bool>| {
+        before.copied().unwrap_or(false)
+            || app::read(|r| r.docs.get(&id).is_some_and(|d| !d.acked.is_empty()))
+    });
     let data = LocalResource::new(move || {
         version.track();
+        on_server.track();
         async move {
             let trail = get::<Vec<Handover>>(&format!("/api/cases/{id}/handovers")).await?;
             let team = get::<Vec<String>>(&format!("/api/cases/{id}/team")).await?;
@@ -182,6 +190,9 @@ pub fn Direction(id: DocumentId) -> impl IntoView {
         }
     });
     let error = RwSignal::new(None::<String>);
+    // Outside the section, which is drawn again at each answer: a choice
+    // being made survives a reload of the team.
+    let chosen = RwSignal::new(String::new());
     view! {
         {move || match data.get() {
             None | Some(Err(Failure::Server { .. })) => ().into_any(),
@@ -190,7 +201,7 @@ pub fn Direction(id: DocumentId) -> impl IntoView {
                 <section class="direction" aria-labelledby="direction-h">
                     <h2 id="direction-h">{t(T::Direction)}</h2>
                     {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
-                    <Team id=id team=team organisations=organisations.clone() version=version error=error/>
+                    <Team id=id team=team organisations=organisations.clone() version=version error=error chosen=chosen/>
                     <HandOver id=id trail=trail organisations=organisations version=version error=error/>
                     <Links id=id links=links version=version error=error/>
                 </section>
@@ -206,8 +217,8 @@ fn Team(
     organisations: Vec<Organisation>,
     version: RwSignal<u32>,
     error: RwSignal<Option<String>>,
+    chosen: RwSignal<String>,
 ) -> impl IntoView {
-    let chosen = RwSignal::new(String::new());
     let me = app::read(|r| r.me.as_ref().map(|m| m.organisation.clone())).unwrap_or_default();
     let path = format!("/api/cases/{id}/team");
     let candidates: Vec<String> = organisations
@@ -235,7 +246,7 @@ fn Team(
             }
         }>
             <label for="team-add">{t(T::AddToTeam)}</label>
-            <select id="team-add" on:change=move |ev| chosen.set(event_target_value(&ev))>
+            <select id="team-add" prop:value=move || chosen.get() on:change=move |ev| chosen.set(event_target_value(&ev))>
                 <option value="">{t(T::PickOne)}</option>
                 {candidates.into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
             </select>

@@ -8,6 +8,7 @@ mod caseload;
 mod direction;
 mod monitor;
 mod radar;
+mod restricted;
 mod review;
 mod signals;
 mod summary;
@@ -515,10 +516,18 @@ pub fn format_time(ms: i64) -> String {
     } else {
         "nl-NL"
     };
-    let options = js_sys::Object::new();
+    let options = amsterdam();
     let _ = js_sys::Reflect::set(&options, &"dateStyle".into(), &"medium".into());
     let _ = js_sys::Reflect::set(&options, &"timeStyle".into(), &"short".into());
     date.to_locale_string(locale, &options).into()
+}
+
+/// Formatting options that read the time in the Netherlands, wherever the
+/// tablet's clock is set: the dates people agree on are Dutch dates.
+fn amsterdam() -> js_sys::Object {
+    let options = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&options, &"timeZone".into(), &"Europe/Amsterdam".into());
+    options
 }
 
 pub fn format_date(ms: i64) -> String {
@@ -528,6 +537,5 @@ pub fn format_date(ms: i64) -> String {
     } else {
         "nl-NL"
     };
-    date.to_locale_date_string(locale, &JsValue::UNDEFINED)
-        .into()
+    date.to_locale_date_string(locale, &amsterdam()).into()
 }

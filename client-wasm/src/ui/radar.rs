@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use serde_json::json;
 use veldwerk_core::DocumentId;
 use veldwerk_core::api::oversight::{
-    ADDRESS_MOVED, ADDRESS_UNKNOWN, HANDOVER_PENDING, NO_VISIT, RETURNED_VISITS, Radar, RadarItem,
-    RadarSettings,
+    ADDRESS_MOVED, ADDRESS_UNKNOWN, HANDOVER_PENDING, NEW_SIGNAL, NO_VISIT, RETURNED_VISITS, Radar,
+    RadarItem, RadarSettings,
 };
 
 use super::{Route, format_date, t};
@@ -20,6 +20,11 @@ fn reason_text(reason: &str, item: &RadarItem) -> String {
         ADDRESS_MOVED => t(T::AddressMoved).to_owned(),
         ADDRESS_UNKNOWN => t(T::AddressUnknown).to_owned(),
         RETURNED_VISITS => format!("{} {}", item.returned_visits, t(T::ReturnedNotApproved)),
+        NEW_SIGNAL => format!(
+            "{} {}",
+            t(T::NewSignalFrom),
+            item.new_signal_from.clone().unwrap_or_default()
+        ),
         HANDOVER_PENDING => format!(
             "{} {}",
             t(T::HandoverPendingTo),
