@@ -135,6 +135,13 @@ texts! {
     OtherDevice => "een ander apparaat", "another device";
     Choose => "Kiezen", "Choose";
     EditValue => "Aanpassen", "Edit";
+    NewValue => "Nieuwe waarde", "New value";
+    Yes => "ja", "yes";
+    No => "nee", "no";
+    AgreementText => "Afspraak", "Agreement";
+    AgreementDue => "Afspraak · uiterlijk", "Agreement · due";
+    AgreementDone => "Afspraak · nagekomen", "Agreement · done";
+    ChangeMember => "Wijzigen", "Change";
     // Visits
     VisitDate => "Datum en tijd", "Date and time";
     VisitKind => "Soort contact", "Kind of contact";

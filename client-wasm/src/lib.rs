@@ -7,6 +7,7 @@
 pub mod app;
 pub mod i18n;
 pub mod platform;
+pub mod restricted;
 pub mod store;
 pub mod sync;
 mod ui;

@@ -474,7 +474,7 @@ pub async fn refresh_caseload() {
             .collect()
     });
     for id in restricted {
-        let _ = app::hold_restricted(id).await;
+        let _ = crate::restricted::hold(id).await;
     }
 }
 

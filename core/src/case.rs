@@ -25,9 +25,11 @@
 //! The parts: `schema` (fields, values, limits), `record` (typed readers that
 //! check what they read), `validate`, `projection` (with `Touched`), `writers`,
 //! `restricted` (the other compartment's record), and beside them `view`,
+//! `conflicts` (every field with concurrent values, and settling one),
 //! `review`, `history` and `operations`. Every public name is re-exported
 //! here, so callers write `case::CaseRecord`, never the part it lives in.
 
+mod conflicts;
 mod history;
 mod operations;
 mod projection;
@@ -39,6 +41,7 @@ mod validate;
 mod view;
 mod writers;
 
+pub use conflicts::{ConflictingValue, FieldConflict, FieldValue, settle};
 pub use history::{FieldEdit, HistoryEntry, history};
 pub use operations::check_operations;
 pub use projection::{CaseProjection, Touched, VisitRow};

@@ -64,6 +64,7 @@ pub fn Case(id: DocumentId) -> impl IntoView {
         history_open: RwSignal::new(false),
         error: RwSignal::new(None),
     };
+    let drafts = super::fields::Drafts::new();
     view! {
         <nav class="crumbs"><a href="#/">{move || t(T::Back)}</a></nav>
         {move || match case_view(id) {
@@ -74,6 +75,7 @@ pub fn Case(id: DocumentId) -> impl IntoView {
                     <article class="case">
                         <h1>{view.label.clone()}</h1>
                         <a class="button" href=Route::Summary(id).href()>{t(T::SummaryLink)}</a>
+                        <super::conflicts::Conflicts id=id view=view.clone() drafts=drafts/>
                         <section aria-labelledby="household-h">
                             <h2 id="household-h">{t(T::Household)}</h2>
                             <Address id=id view=view.clone() forms=forms/>
@@ -84,7 +86,7 @@ pub fn Case(id: DocumentId) -> impl IntoView {
                                 view! { <p class="empty">{t(T::NoMembers)}</p> }.into_any()
                             } else {
                                 view! { <ul class="members">{members.into_iter().map(|m| view! {
-                                    <li>{m.name}{m.birth_date.map(|d| format!(" ({d})"))}" · "{role_text(m.role)}</li>
+                                    <super::fields::MemberItem id=id member=m drafts=drafts/>
                                 }).collect_view()}</ul> }.into_any()
                             }}
                             <AddMember id=id forms=forms/>
@@ -119,8 +121,8 @@ pub fn Case(id: DocumentId) -> impl IntoView {
                             {if view.agreements.is_empty() {
                                 view! { <p class="empty">{t(T::NoAgreements)}</p> }.into_any()
                             } else {
-                                view! { <ul>{view.agreements.iter().map(|a| view! {
-                                    <li>{a.text.clone()}{a.due.clone().map(|d| format!(" ({d})"))}</li>
+                                view! { <ul class="agreements">{view.agreements.iter().map(|a| view! {
+                                    <super::fields::AgreementItem id=id agreement=a.clone() drafts=drafts/>
                                 }).collect_view()}</ul> }.into_any()
                             }}
                         </section>
@@ -145,7 +147,7 @@ fn name_writers(id: DocumentId) {
 
 /// Who wrote with `actor`: this tablet, a person the record or the server
 /// names, or another device.
-fn writer_name(
+pub(super) fn writer_name(
     view: &CaseView,
     mine: Option<&automerge::ActorId>,
     actor: &automerge::ActorId,
@@ -177,7 +179,6 @@ fn Address(id: DocumentId, view: CaseView, forms: Forms) -> impl IntoView {
         status.set(recorded_status);
         open.set(true);
     };
-    let my_actor = app::read(|r| r.me.as_ref().map(app::Me::actor));
     let save = move |address: String, s: AddressStatus| {
         leptos::task::spawn_local(async move {
             match app::edit(id, move |tx| set_address(tx, address.trim(), s)).await {
@@ -189,16 +190,11 @@ fn Address(id: DocumentId, view: CaseView, forms: Forms) -> impl IntoView {
             }
         });
     };
-    let conflict = view.address.len() > 1;
     let current = view
         .address
         .first()
         .map(|a| a.value.clone())
         .unwrap_or_default();
-    let writer = {
-        let view = view.clone();
-        move |actor: &automerge::ActorId| writer_name(&view, my_actor.as_ref(), actor)
-    };
     view! {
         <dl>
             <dt>{t(T::Address)}</dt>
@@ -206,26 +202,6 @@ fn Address(id: DocumentId, view: CaseView, forms: Forms) -> impl IntoView {
             <dt>{t(T::AddressStatus)}</dt>
             <dd>{status_text(view.address_status)}</dd>
         </dl>
-        {conflict.then(|| view! {
-            <div class="conflict" role="group" aria-labelledby="conflict-h" data-testid="address-conflict">
-                <h3 id="conflict-h">{t(T::ConflictTitle)}</h3>
-                <p>{t(T::ConflictIntro)}</p>
-                <div class="side-by-side">
-                    {view.address.iter().map(|value| {
-                        let chosen = value.value.clone();
-                        let edited = value.value.clone();
-                        view! {
-                            <div class="alternative">
-                                <p class="value">{value.value.clone()}</p>
-                                <p class="writer">{format!("{} {}", t(T::WrittenBy), writer(&value.actor))}</p>
-                                <button class="primary" on:click=move |_| save(chosen.clone(), recorded_status)>{t(T::Choose)}</button>
-                                <button on:click=move |_| edit(edited.clone())>{t(T::EditValue)}</button>
-                            </div>
-                        }
-                    }).collect_view()}
-                </div>
-            </div>
-        })}
         {move || if !open.get() {
             view! {
                 <button on:click={
@@ -257,7 +233,7 @@ fn Address(id: DocumentId, view: CaseView, forms: Forms) -> impl IntoView {
     }
 }
 
-fn field_text(field: &str) -> String {
+pub(super) fn field_text(field: &str) -> String {
     let parts: Vec<&str> = field.split('.').collect();
     match parts.as_slice() {
         ["household", "address"] => t(T::Address).to_owned(),
@@ -269,7 +245,13 @@ fn field_text(field: &str) -> String {
         ),
         ["visits", _, "review", ..] => t(T::ReviewComment).to_owned(),
         ["visits", _, rest @ ..] => format!("{} · {}", t(T::Visit), rest.join(".")),
+        ["members", _, "name"] => format!("{} · {}", t(T::Members), t(T::MemberName)),
+        ["members", _, "birthDate"] => format!("{} · {}", t(T::Members), t(T::BirthDate)),
+        ["members", _, "role"] => format!("{} · {}", t(T::Members), t(T::MemberRole)),
         ["members", ..] => t(T::Members).to_owned(),
+        ["agreements", _, "text"] => t(T::AgreementText).to_owned(),
+        ["agreements", _, "due"] => t(T::AgreementDue).to_owned(),
+        ["agreements", _, "done"] => t(T::AgreementDone).to_owned(),
         ["agreements", ..] => t(T::Agreements).to_owned(),
         _ => field.to_owned(),
     }

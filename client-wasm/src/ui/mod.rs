@@ -5,7 +5,9 @@
 mod auth;
 mod case;
 mod caseload;
+mod conflicts;
 mod direction;
+mod fields;
 mod monitor;
 mod radar;
 mod restricted;

@@ -102,7 +102,7 @@ fn AddSignal(restricted: DocumentId) -> impl IntoView {
         }
         let chosen = kind.get_untracked();
         leptos::task::spawn_local(async move {
-            match app::add_signal(restricted, chosen, &body).await {
+            match crate::restricted::add_signal(restricted, chosen, &body).await {
                 Ok(()) => {
                     error.set(None);
                     text.set(String::new());

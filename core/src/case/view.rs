@@ -27,6 +27,8 @@ pub struct CaseView {
     /// Who an actor is, where the record tells: the author and organisation of
     /// the visits that actor created. Conflicts name the writer with it.
     pub writers: Vec<(ActorId, String, String)>,
+    /// Every field with concurrent values, in the record's order.
+    pub conflicts: Vec<super::FieldConflict>,
 }
 
 impl CaseView {
@@ -46,13 +48,12 @@ impl CaseView {
         self.visits.iter().map(|v| v.at_ms).max()
     }
 
-    /// Fields with concurrent values, by path.
-    pub fn conflicts(&self) -> Vec<&'static str> {
-        let mut conflicts = Vec::new();
-        if self.address.len() > 1 {
-            conflicts.push("household.address");
-        }
-        conflicts
+    /// Fields with concurrent values, by path (`members.m1.birthDate`).
+    pub fn conflicts(&self) -> Vec<String> {
+        self.conflicts
+            .iter()
+            .map(super::FieldConflict::dotted)
+            .collect()
     }
 }
 
@@ -224,6 +225,7 @@ impl<D: ReadDoc> CaseRecord<'_, D> {
             visits,
             agreements,
             writers,
+            conflicts: self.conflicts(),
         })
     }
 
