@@ -95,11 +95,14 @@ async fn keep_working(
                     break;
                 }
             }
-            Offer::TryAgain(message) => {
+            Offer::TryAgain {
+                message,
+                server_heads,
+            } => {
                 // Refused, so not acknowledged: the server's heads leave it out.
                 let head = tablet.doc(id).get_heads();
                 assert!(
-                    !engine::acknowledged(&head, socket.conn.server_heads(&id)),
+                    !engine::acknowledged(&head, server_heads.as_deref()),
                     "a refused change was acknowledged"
                 );
                 log.lock()
@@ -247,8 +250,25 @@ async fn postgres_stopped_mid_stream_and_started_again() {
             "the refusal says what happened: {message}"
         );
     }
-    // Nothing is acknowledged while the database is away.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Nothing is acknowledged while the database is away, nor passed on to
+    // the colleague, who hears only what is stored.
+    let unstored: Vec<ChangeHash> = {
+        let log = log.lock().expect("log");
+        let acked: Vec<ChangeHash> = log.acked.iter().map(|(h, _)| *h).collect();
+        log.made
+            .iter()
+            .filter(|h| !acked.contains(h))
+            .copied()
+            .collect()
+    };
+    let heard = tokio::time::timeout(
+        Duration::from_millis(300),
+        colleague.hear_until(id, &mut colleague_doc, |doc| {
+            unstored.iter().any(|h| doc.get_change_by_hash(h).is_some())
+        }),
+    )
+    .await;
+    assert!(heard.is_err(), "the colleague was sent a change not stored");
     assert_eq!(log.lock().expect("log").acked.len(), acked_before_return);
 
     postgres.start_again();
@@ -285,10 +305,16 @@ async fn postgres_stopped_mid_stream_and_started_again() {
         .filter(|(at, _)| *at > stopped_at && *at < returned_at)
         .count();
     let after_return = log.acked.iter().filter(|(_, at)| *at > returned_at).count();
+    let refused_after = log
+        .refused
+        .iter()
+        .filter(|(at, _)| *at > returned_at)
+        .count();
     eprintln!(
         "postgres outage: /readyz answered 503 in {answered_in:?}; {} offers refused during the \
          outage of {:?}; first change accepted {first_accepted:?} after PostgreSQL was back \
-         (tablets retry every {RETRY:?}); {after_return} changes acknowledged after the return; \
+         (tablets retry every {RETRY:?}; {refused_after} refused after the return); \
+         {after_return} changes acknowledged after the return; \
          {} of {} changes lost",
         refused_in_outage,
         returned_at - stopped_at,
@@ -352,7 +378,15 @@ async fn sqlite_on_a_full_disk_refuses_writes_and_recovers() {
         made.push(edit(&mut tablet, id, n));
         match socket.offer(id, tablet.doc(id)).await.expect("offered") {
             Offer::Acknowledged => continue,
-            Offer::TryAgain(message) => {
+            Offer::TryAgain {
+                message,
+                server_heads,
+            } => {
+                let heads = tablet.doc(id).get_heads();
+                assert!(
+                    !engine::acknowledged(&heads, server_heads.as_deref()),
+                    "nothing refused is acknowledged"
+                );
                 refusal = Some(message);
                 break;
             }
@@ -371,14 +405,12 @@ async fn sqlite_on_a_full_disk_refuses_writes_and_recovers() {
         made.push(edit(&mut tablet, id, made.len()));
         tokio::time::sleep(RETRY).await;
         let offer = socket.offer(id, tablet.doc(id)).await.expect("offered");
-        assert!(matches!(offer, Offer::TryAgain(_)), "still full: {offer:?}");
+        assert!(
+            matches!(offer, Offer::TryAgain { .. }),
+            "still full: {offer:?}"
+        );
         refused += 1;
     }
-    let heads = tablet.doc(id).get_heads();
-    assert!(
-        !engine::acknowledged(&heads, socket.conn.server_heads(&id)),
-        "nothing refused is acknowledged"
-    );
 
     // Writes through the API are refused too; reads keep working.
     let (status, code, _) = api_answer(
@@ -412,7 +444,7 @@ async fn sqlite_on_a_full_disk_refuses_writes_and_recovers() {
         );
         match socket.offer(id, tablet.doc(id)).await.expect("offered") {
             Offer::Acknowledged => break,
-            Offer::TryAgain(_) => {
+            Offer::TryAgain { .. } => {
                 refused += 1;
                 tokio::time::sleep(RETRY).await;
             }

@@ -74,8 +74,12 @@ pub struct Socket {
 pub enum Offer {
     /// The server's heads include them: they are durably stored.
     Acknowledged,
-    /// The server could not store them and said so; the text it sent.
-    TryAgain(String),
+    /// The server could not store them and said so: the text it sent, and
+    /// the heads it had reported last.
+    TryAgain {
+        message: String,
+        server_heads: Option<Vec<automerge::ChangeHash>>,
+    },
 }
 
 /// Why the server ended or refused a socket.
@@ -226,8 +230,12 @@ impl Socket {
             Ok(()) => Ok(Offer::Acknowledged),
             Err(SocketEnd::Refused(message)) => match engine::refusal(&message) {
                 engine::Outcome::TryAgain(document) if document == id => {
+                    let server_heads = self.conn.server_heads(&id).map(<[_]>::to_vec);
                     self.conn.reset(&id);
-                    Ok(Offer::TryAgain(message))
+                    Ok(Offer::TryAgain {
+                        message,
+                        server_heads,
+                    })
                 }
                 _ => Err(SocketEnd::Refused(message)),
             },
