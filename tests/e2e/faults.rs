@@ -202,6 +202,9 @@ async fn postgres_stopped_mid_stream_and_started_again() {
     // A colleague has the case open on another tablet throughout.
     let mut colleague = Socket::bearer(&server.ws(""), &piet.token).await;
     let mut colleague_doc = colleague.fetch(id).await.expect("the case");
+    // And another tablet of theirs, for a household registered meanwhile
+    // (one socket per document here: the test client attends to one at a time).
+    let mut registering = Socket::bearer(&server.ws(""), &piet.token).await;
 
     let log = Arc::new(Mutex::new(Log::default()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -271,6 +274,22 @@ async fn postgres_stopped_mid_stream_and_started_again() {
     assert!(heard.is_err(), "the colleague was sent a change not stored");
     assert_eq!(log.lock().expect("log").acked.len(), acked_before_return);
 
+    // Meanwhile the colleague registers a household on the tablet; it waits there.
+    let mut piets_tablet = Tablet::new(&piet.principal.actor_id);
+    let household = DocumentId::from_random_bytes(*uuid::Uuid::new_v4().as_bytes());
+    let new_case = case::NewCase {
+        label: "Familie Offline".into(),
+        address: "Dorpsstraat 3".into(),
+        address_status: case::AddressStatus::Known,
+    };
+    case::init_case(piets_tablet.doc(household), &new_case).expect("a new case");
+    piets_tablet.doc(household).commit();
+    let offer = registering
+        .offer(household, piets_tablet.doc(household))
+        .await
+        .expect("offered");
+    assert!(matches!(offer, Offer::TryAgain { .. }), "{offer:?}");
+
     postgres.start_again();
     let returned_at = Instant::now();
     until(&log, "a change accepted after the return", |l| {
@@ -290,6 +309,19 @@ async fn postgres_stopped_mid_stream_and_started_again() {
     crate::support::server::wait_ready(&server.http("/readyz")).await;
     let (status, _, _) = api_answer(&server, &jan, reqwest::Method::GET, "/api/cases", None).await;
     assert_eq!(status, 200, "the API answers again without a restart");
+    let offer = registering
+        .offer(household, piets_tablet.doc(household))
+        .await
+        .expect("offered");
+    assert!(matches!(offer, Offer::Acknowledged), "{offer:?}");
+    let (_, caseload) = server
+        .api(&piet, reqwest::Method::GET, "/api/cases", None)
+        .await;
+    assert_eq!(
+        caseload.as_array().map(Vec::len),
+        Some(2),
+        "the household registered during the outage is a case now"
+    );
 
     until(&log, "more changes after the return", |l| {
         l.acked.iter().filter(|(_, at)| *at > returned_at).count() >= 20
@@ -330,11 +362,12 @@ async fn postgres_stopped_mid_stream_and_started_again() {
 
     // The colleague's tablet, connected all along, receives everything.
     let heads = tablet_doc.clone().get_heads();
-    colleague
-        .hear_until(id, &mut colleague_doc, |doc| {
-            heads.iter().all(|h| doc.get_change_by_hash(h).is_some())
-        })
+    let heard = colleague.hear_until(id, &mut colleague_doc, |doc| {
+        heads.iter().all(|h| doc.get_change_by_hash(h).is_some())
+    });
+    tokio::time::timeout(PATIENCE, heard)
         .await
+        .expect("the colleague hears the changes in time")
         .expect("the colleague hears the changes");
     drop(server);
 }
