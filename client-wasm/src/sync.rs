@@ -191,6 +191,16 @@ fn follow(outcome: Outcome) {
         Outcome::Refused { document, reason } => {
             wasm_bindgen_futures::spawn_local(app::refused(document, reason));
         }
+        Outcome::TryAgain(document) => {
+            // The changes stay in the local copy; a fresh sync offers them again.
+            let fire = Closure::once_into_js(move || restart_document(document));
+            if let Some(window) = web_sys::window() {
+                let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+                    fire.unchecked_ref(),
+                    engine::try_again_delay_ms(jitter()) as i32,
+                );
+            }
+        }
     }
 }
 

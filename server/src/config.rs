@@ -135,6 +135,9 @@ pub struct Config {
     pub signal_retention_interval: Duration,
     /// The time the server goes by. The system clock; tests move it ahead.
     pub clock: crate::state::Clock,
+    /// How far a SQLite database may grow: no limit; tests set one to fill
+    /// the disk and lift it again while the server runs.
+    pub page_limit: crate::store::PageLimit,
 }
 
 impl Config {
@@ -300,6 +303,7 @@ impl ServeArgs {
             signal_key_file: self.database.signal_key_file,
             signal_retention_interval: Duration::from_secs(self.signal_retention_secs),
             clock: crate::state::Clock::default(),
+            page_limit: crate::store::PageLimit::default(),
         })
     }
 }

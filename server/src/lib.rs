@@ -67,9 +67,18 @@ pub async fn open_store(
     database_url: &str,
     key_file: Option<&std::path::Path>,
 ) -> Result<(Store, signals::SignalKey), ServeError> {
+    open_store_limited(database_url, key_file, store::PageLimit::default()).await
+}
+
+/// [`open_store`], with SQLite held to `limit` (see `Config::page_limit`).
+async fn open_store_limited(
+    database_url: &str,
+    key_file: Option<&std::path::Path>,
+    limit: store::PageLimit,
+) -> Result<(Store, signals::SignalKey), ServeError> {
     let signal_key =
         signals::SignalKey::load(database_url, key_file).map_err(ServeError::Config)?;
-    let store = Store::connect(database_url, signal_key.audit_key()).await?;
+    let store = Store::connect_limited(database_url, signal_key.audit_key(), limit).await?;
     let check_value = signal_key.check_value().map_err(ServeError::Config)?;
     if !store.check_signal_key(&check_value, now_ms()).await? {
         store.close().await;
@@ -89,8 +98,12 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let (store, signal_key) =
-        open_store(&config.database_url, config.signal_key_file.as_deref()).await?;
+    let (store, signal_key) = open_store_limited(
+        &config.database_url,
+        config.signal_key_file.as_deref(),
+        config.page_limit.clone(),
+    )
+    .await?;
     match store.audit_start().await? {
         store::HashCheck::Unkeyed => tracing::warn!(
             "the audit log was begun before its chain was keyed; the first keyed entry vouches for the entries before it"

@@ -46,6 +46,7 @@ metrics! {
     changes_quarantined_total: counter = "Automerge changes put in quarantine.",
     cases_created_total: counter = "Cases registered, by the API or by an offline-created document.",
     store_errors_total: counter = "Storage operations that failed.",
+    sync_not_stored_total: counter = "Sync messages answered with try-again: the database could not store or check them, so nothing of them was taken.",
     documents_unloaded_total: counter = "Idle documents unloaded from memory.",
     documents_evicted_total: counter = "Documents unloaded to keep within the cap on loaded documents.",
     documents_caught_up_total: counter = "Loaded documents brought up to date with other nodes' commits.",

@@ -13,6 +13,10 @@ pub enum StoreError {
     Taken(Unique),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database has no room for the write (a full disk, or SQLite's
+    /// page limit): nothing of it was stored, and reads still work.
+    #[error("database full: {0}")]
+    Full(String),
     #[error("database configuration: {0}")]
     Config(String),
     #[error("stored data is inconsistent: {0}")]
@@ -32,7 +36,32 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                 StoreError::Conflict("refers to something that does not exist".into())
             }
+            sqlx::Error::Database(db) if is_full(db.code().as_deref()) => {
+                StoreError::Full(error.to_string())
+            }
             _ => StoreError::Unavailable(error.to_string()),
+        }
+    }
+}
+
+/// SQLite's `SQLITE_FULL` (13; sqlx reports SQLite's extended codes, at
+/// most four digits, which keep the primary code in their low byte) and
+/// PostgreSQL's `disk_full` (its SQLSTATEs are always five characters).
+fn is_full(code: Option<&str>) -> bool {
+    match code {
+        Some("53100") => true,
+        Some(code) if code.len() < 5 => code.parse::<i32>().is_ok_and(|c| c & 0xff == 13),
+        _ => false,
+    }
+}
+
+impl StoreError {
+    /// The same failure for another write that shared its fate (one group
+    /// commit, say): full stays full, anything else is unavailability.
+    pub(crate) fn shared(&self) -> StoreError {
+        match self {
+            StoreError::Full(detail) => StoreError::Full(detail.clone()),
+            other => StoreError::Unavailable(other.to_string()),
         }
     }
 }
@@ -119,6 +148,17 @@ impl std::fmt::Display for Unique {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_backends_say_when_they_are_full() {
+        assert!(is_full(Some("13")));
+        assert!(is_full(Some("53100")));
+        // SQLITE_CONSTRAINT_UNIQUE (2067), SQLITE_BUSY (5), a PostgreSQL unique violation.
+        assert!(!is_full(Some("2067")));
+        assert!(!is_full(Some("5")));
+        assert!(!is_full(Some("23505")));
+        assert!(!is_full(None));
+    }
 
     #[test]
     fn both_backends_name_the_rule_a_write_broke() {

@@ -98,9 +98,8 @@ async fn commit_group(pool: &SqlitePool, key: &AuditKey, jobs: Vec<Job>) {
         }
         Err(e) => {
             // Nothing of the group is stored: every writer hears so.
-            let reason = e.to_string();
             for job in jobs {
-                let _ = job.done.send(Err(StoreError::Unavailable(reason.clone())));
+                let _ = job.done.send(Err(e.shared()));
             }
         }
     }

@@ -453,8 +453,14 @@ impl Store {
         }
         let outcome = self.device_principal(device_id).await?;
         if matches!(outcome, Authn::Valid(_)) {
-            with_pool!(self, pool => sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
-                .bind(now).bind(token_hash).execute(pool).await.map(|_| ()))?;
+            let kept: Result<()> = with_pool!(self, pool => sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+                .bind(now).bind(token_hash).execute(pool).await.map(|_| ()))
+            .map_err(StoreError::from);
+            // On a full database the session is not kept alive by this use
+            // (it ends sooner, never later), and the use is still allowed.
+            if !matches!(kept, Err(StoreError::Full(_))) {
+                kept?;
+            }
             self.touch_device(device_id, now).await?;
         }
         Ok(outcome)
@@ -594,10 +600,16 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Notes when a device was last seen. On a full database that is left
+    /// out, so people can still sign in and read.
     pub(crate) async fn touch_device(&self, device_id: i64, now: i64) -> Result<()> {
-        with_pool!(self, pool => sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
-            .bind(now).bind(device_id).execute(pool).await.map(|_| ()))?;
-        Ok(())
+        let touched: Result<()> = with_pool!(self, pool => sqlx::query("UPDATE devices SET last_seen_at = $1 WHERE id = $2")
+            .bind(now).bind(device_id).execute(pool).await.map(|_| ()))
+        .map_err(StoreError::from);
+        match touched {
+            Err(StoreError::Full(_)) => Ok(()),
+            other => other,
+        }
     }
 
     pub async fn add_sync_ticket(

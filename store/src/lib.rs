@@ -8,6 +8,8 @@
 mod error;
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -149,10 +151,48 @@ impl Location {
     }
 }
 
+/// How far a SQLite database may grow (`PRAGMA max_page_count`), changed
+/// while the store runs: the way tests fill the disk without filling one,
+/// and give the space back. The pragma holds for one connection only, so
+/// the store applies the limit to each connection as it is opened or taken
+/// from the pool. Unset (the default), nothing is applied; PostgreSQL
+/// ignores it.
+#[derive(Clone, Debug, Default)]
+pub struct PageLimit(Arc<AtomicU64>);
+
+impl PageLimit {
+    /// SQLite's own ceiling, which lifts any limit set before.
+    const NONE: u64 = 4_294_967_294;
+
+    /// Lets the database grow to `pages` pages at most (it never shrinks
+    /// below its size), or again without limit.
+    pub fn set(&self, pages: Option<u32>) {
+        let pages = pages.map_or(Self::NONE, |p| u64::from(p).max(1));
+        self.0.store(pages, Ordering::SeqCst);
+    }
+
+    async fn apply(&self, conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+        let pages = self.0.load(Ordering::SeqCst);
+        if pages != 0 {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "PRAGMA max_page_count = {pages}"
+            )))
+            .execute(conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Opens the database named by `url` (`sqlite:…` or `postgres:…`) and
     /// brings its schema up to date. The audit chain is hashed under `audit_key`.
     pub async fn connect(url: &str, audit_key: AuditKey) -> Result<Self> {
+        Self::connect_limited(url, audit_key, PageLimit::default()).await
+    }
+
+    /// [`Store::connect`], with SQLite's connections held to `limit`.
+    pub async fn connect_limited(url: &str, audit_key: AuditKey, limit: PageLimit) -> Result<Self> {
         let backend = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|e| StoreError::Config(format!("invalid SQLite URL: {e}")))?
@@ -169,8 +209,17 @@ impl Store {
                     StoreError::Config(format!("cannot create {}: {e}", parent.display()))
                 })?;
             }
+            let (on_connect, on_acquire) = (limit.clone(), limit);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .after_connect(move |conn, _| {
+                    let limit = on_connect.clone();
+                    Box::pin(async move { limit.apply(conn).await })
+                })
+                .before_acquire(move |conn, _| {
+                    let limit = on_acquire.clone();
+                    Box::pin(async move { limit.apply(conn).await.map(|()| true) })
+                })
                 .connect_with(options)
                 .await?;
             sqlx::migrate!("../migrations/sqlite").run(&pool).await?;

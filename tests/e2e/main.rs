@@ -9,6 +9,7 @@ mod bad_input;
 mod convergence;
 mod direction;
 mod durability;
+mod faults;
 mod identity;
 mod interop;
 mod limits;

@@ -139,9 +139,73 @@ impl QuarantineNotice {
     }
 }
 
+/// The `error` message that tells a peer the server could not store, or
+/// could not check, what it sent for a document just now: the database is
+/// unavailable or full. Nothing of that sync message was accepted, so none
+/// of it is in the heads the server reports; the peer keeps its changes and
+/// sends them again later, starting that document's sync over (the server
+/// has forgotten what it was told). `try-again: document <id>: <reason>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TryAgainNotice {
+    pub document_id: DocumentId,
+    /// Why, as people read it.
+    pub reason: String,
+}
+
+const TRY_AGAIN: &str = "try-again: document ";
+
+impl TryAgainNotice {
+    pub fn new(document_id: DocumentId, reason: &str) -> Self {
+        let reason = reason.to_owned();
+        TryAgainNotice {
+            document_id,
+            reason,
+        }
+    }
+
+    /// The text sent in the `error` message.
+    pub fn encode(&self) -> String {
+        format!("{TRY_AGAIN}{}: {}", self.document_id, self.reason)
+    }
+
+    /// Reads an `error` message's text; `None` if it is not this notice.
+    pub fn parse(message: &str) -> Option<Self> {
+        let (document_id, reason) = message.strip_prefix(TRY_AGAIN)?.split_once(": ")?;
+        Some(TryAgainNotice {
+            document_id: document_id.parse().ok()?,
+            reason: reason.to_owned(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_try_again_notice_is_pinned_and_read_back() {
+        let notice = TryAgainNotice {
+            document_id: document(),
+            reason: "the database is unavailable: nothing was stored".into(),
+        };
+        let text = notice.encode();
+        assert_eq!(
+            text,
+            format!(
+                "try-again: document {}: the database is unavailable: nothing was stored",
+                document()
+            )
+        );
+        assert_eq!(TryAgainNotice::parse(&text), Some(notice));
+        assert_eq!(
+            TryAgainNotice::parse(&format!("document {}: no", document())),
+            None
+        );
+        assert_eq!(
+            TryAgainNotice::parse("try-again: document nonsense: no"),
+            None
+        );
+    }
 
     #[test]
     fn close_codes_are_pinned_and_read_back() {

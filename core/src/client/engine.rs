@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use automerge::{Automerge, ChangeHash, ReadDoc};
 
 use crate::DocumentId;
-use crate::api::{CloseCode, DEVICE_REVOKED_PREFIX, QuarantineNotice};
+use crate::api::{CloseCode, DEVICE_REVOKED_PREFIX, QuarantineNotice, TryAgainNotice};
 
 /// How often a running engine checks in with the server while nothing else
 /// happens: syncs every document when connected, connects when not.
@@ -77,6 +77,9 @@ pub enum Outcome {
         document: DocumentId,
         reason: String,
     },
+    /// The server could not store what was sent for this document: keep it,
+    /// and after [`try_again_delay_ms`] start the document's sync over.
+    TryAgain(DocumentId),
 }
 
 /// What the session check before connecting found (a refused WebSocket
@@ -251,11 +254,20 @@ impl Engine {
     }
 }
 
-/// What an `error` message from the server means: a revoked device wipes,
-/// a quarantined change is refused; anything else changes nothing.
+/// How long to wait before sending changes the server could not store again,
+/// given `jitter` in `[0, 1)`: 2.5 to 5 s, so tablets spread out after an outage.
+pub fn try_again_delay_ms(jitter: f64) -> u32 {
+    (5_000.0 * (0.5 + jitter.clamp(0.0, 1.0) / 2.0)) as u32
+}
+
+/// What an `error` message from the server means: a revoked device wipes, a
+/// quarantined change is refused, one not stored goes again; else nothing.
 pub fn refusal(message: &str) -> Outcome {
     if message.starts_with(DEVICE_REVOKED_PREFIX) {
         return Outcome::Wipe;
+    }
+    if let Some(notice) = TryAgainNotice::parse(message) {
+        return Outcome::TryAgain(notice.document_id);
     }
     match QuarantineNotice::parse(message) {
         Some(notice) => Outcome::Refused {
@@ -586,6 +598,10 @@ mod tests {
             engine.refused(crate::api::SIGNED_OUT_MESSAGE),
             Outcome::Continue
         );
+        let not_stored = TryAgainNotice::new(id(4), "the database is unavailable").encode();
+        assert_eq!(engine.refused(&not_stored), Outcome::TryAgain(id(4)));
+        let delays = [0.0, 0.999_999, 7.0].map(try_again_delay_ms);
+        assert_eq!(delays, [2_500, 4_999, 5_000]);
         assert_eq!(engine.refused("something else"), Outcome::Continue);
         // A refusal does not touch the connection.
         assert_eq!(engine.backoff().attempt(), 0);

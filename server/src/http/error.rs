@@ -7,6 +7,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::store::StoreError;
 
+/// What `Retry-After` says while the database is unavailable.
+const RETRY_AFTER_SECS: &str = "5";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("sign in first (a session cookie, or `Authorization: Bearer <token>`)")]
@@ -27,8 +30,10 @@ pub enum ApiError {
     Conflict(String),
     #[error("the request body is larger than the server accepts")]
     PayloadTooLarge,
-    #[error("the service is temporarily unavailable, try again")]
+    #[error("the database is unavailable; nothing was changed, try again later")]
     Unavailable(String),
+    #[error("the server's storage is full; nothing was changed, try again once there is room")]
+    StorageFull(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -45,7 +50,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) => "database_unavailable",
+            ApiError::StorageFull(_) => "storage_full",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -62,6 +68,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -74,6 +81,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => ApiError::Conflict(what),
             StoreError::Taken(unique) => ApiError::Conflict(unique.to_string()),
             StoreError::Unavailable(detail) => ApiError::Unavailable(detail),
+            StoreError::Full(detail) => ApiError::StorageFull(detail),
             StoreError::Config(detail) | StoreError::Corrupt(detail) => ApiError::Internal(detail),
         }
     }
@@ -82,7 +90,9 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
-            ApiError::Unavailable(detail) | ApiError::Internal(detail) => {
+            ApiError::Unavailable(detail)
+            | ApiError::StorageFull(detail)
+            | ApiError::Internal(detail) => {
                 tracing::error!(code = self.code(), %detail, "request failed");
             }
             _ => {}
@@ -91,6 +101,14 @@ impl IntoResponse for ApiError {
             code: self.code().to_owned(),
             message: self.to_string(),
         };
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if matches!(self, ApiError::Unavailable(_)) {
+            // An outage of the database usually passes: say when to look again.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }

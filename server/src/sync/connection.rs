@@ -10,7 +10,7 @@ use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use veldwerk_core::DocumentId;
 use veldwerk_core::api::{
-    CloseCode, DEVICE_REVOKED_MESSAGE, SESSION_EXPIRED_MESSAGE, SIGNED_OUT_MESSAGE,
+    CloseCode, DEVICE_REVOKED_MESSAGE, SESSION_EXPIRED_MESSAGE, SIGNED_OUT_MESSAGE, TryAgainNotice,
 };
 use veldwerk_core::identity::{Compartment, Standing};
 use veldwerk_core::protocol::{Message, PROTOCOL_VERSION, PeerId, PeerMetadata};
@@ -453,7 +453,11 @@ impl Connection {
         let access = match self.access(id, is_sync).await {
             Ok(access) => access,
             Err(()) => {
-                self.error("the server could not check access right now; try again".into());
+                self.try_again(
+                    id,
+                    "the database is unavailable: access could not be checked, \
+                     so nothing of this message was accepted; send it again later",
+                );
                 return;
             }
         };
@@ -467,7 +471,11 @@ impl Connection {
             // Recorded before anything of the document is sent: no
             // unaccounted read, even if the log cannot be written.
             if !self.audit_read(id, case_id, compartment).await {
-                self.error("this read could not be recorded; try again".into());
+                self.try_again(
+                    id,
+                    "this read could not be recorded in the audit log, \
+                     so nothing was sent or accepted; send it again later",
+                );
                 return;
             }
             self.audited.insert(id);
@@ -542,11 +550,19 @@ impl Connection {
         }
     }
 
+    /// Tells the peer nothing of its message for `id` was taken, and to send it again.
+    fn try_again(&self, id: DocumentId, reason: &str) {
+        Metrics::inc(&self.state.metrics.sync_not_stored_total);
+        self.error(TryAgainNotice::new(id, reason).encode());
+    }
+
     fn report(&self, id: DocumentId, refusal: super::docs::SyncRefusal) {
         use super::docs::SyncRefusal;
         match &refusal {
             SyncRefusal::Storage(e) => {
-                tracing::error!(document = %id, error = %e, "could not store changes")
+                tracing::error!(document = %id, error = %e, "could not store changes");
+                self.try_again(id, &refusal.to_string());
+                return;
             }
             SyncRefusal::Load(e) => {
                 tracing::error!(document = %id, error = %e, "could not load document")

@@ -165,17 +165,24 @@ impl DocRegistry {
         // document's write lock first and catch up with whatever other nodes
         // committed, so the new changes are judged against all of it.
         let mut write = if message.changes.iter().next().is_some() {
-            let mut write = self
-                .store
-                .begin_document_write(&id.to_string())
-                .await
-                .map_err(SyncRefusal::Storage)?;
-            let news = write
-                .news(live.loaded_seq)
-                .await
-                .map_err(SyncRefusal::Storage)?;
-            live.absorb(news).map_err(SyncRefusal::Load)?;
-            Some(write)
+            let write = async {
+                let mut write = self.store.begin_document_write(&id.to_string()).await?;
+                let news = write.news(live.loaded_seq).await?;
+                Ok::<_, StoreError>((write, news))
+            };
+            match write.await {
+                Ok((write, news)) => {
+                    live.absorb(news).map_err(SyncRefusal::Load)?;
+                    Some(write)
+                }
+                Err(e) => {
+                    // Nothing was applied; the peer starts over when it sends again.
+                    if let Some(peer) = live.peers.get_mut(&from.connection) {
+                        peer.session.reset();
+                    }
+                    return Err(SyncRefusal::Storage(e));
+                }
+            }
         } else {
             None
         };
@@ -191,16 +198,16 @@ impl DocRegistry {
         let before = live.doc.get_heads();
         if let Err(e) = peer.session.receive(&mut live.doc, message) {
             // automerge may have applied part of the payload: go back to what is stored.
-            peer.session.reset();
-            live.rewind(&before);
+            if !live.rewind(&before, from.connection) {
+                *guard = None;
+            }
             return Err(SyncRefusal::Automerge(e.to_string()));
         }
         let new_changes = live.doc.get_changes(&before);
         let new_bytes: usize = new_changes.iter().map(|c| c.raw_bytes().len()).sum();
         if live.stored_bytes + new_bytes > self.max_document_bytes {
-            live.rewind(&before);
-            if let Some(peer) = live.peers.get_mut(&from.connection) {
-                peer.session.reset();
+            if !live.rewind(&before, from.connection) {
+                *guard = None;
             }
             Metrics::inc(&self.metrics.documents_too_large_total);
             return Err(SyncRefusal::TooLarge {
@@ -225,9 +232,8 @@ impl DocRegistry {
             {
                 Ok(verdict) => verdict,
                 Err(e) => {
-                    live.rewind(&before);
-                    if let Some(peer) = live.peers.get_mut(&from.connection) {
-                        peer.session.reset();
+                    if !live.rewind(&before, from.connection) {
+                        *guard = None;
                     }
                     return Err(e);
                 }
@@ -241,10 +247,10 @@ impl DocRegistry {
                     live.loaded_seq = live.loaded_seq.max(last_seq.unwrap_or(0));
                 }
                 Err(e) => {
+                    // Not stored, so not kept: nobody is told of these changes.
                     Metrics::inc(&self.metrics.store_errors_total);
-                    live.rewind(&before);
-                    if let Some(peer) = live.peers.get_mut(&from.connection) {
-                        peer.session.reset();
+                    if !live.rewind(&before, from.connection) {
+                        *guard = None;
                     }
                     return Err(SyncRefusal::Storage(e));
                 }
@@ -503,34 +509,11 @@ impl DocRegistry {
             .store
             .load_document(&id.to_string())
             .await
-            .map_err(|e| SyncRefusal::Load(e.to_string()))?;
-        let Some(stored) = stored else {
-            return Ok(None);
-        };
-        let stored_bytes = stored.snapshot.as_ref().map_or(0, Vec::len)
-            + stored.changes.iter().map(Vec::len).sum::<usize>();
-        let mut doc = match &stored.snapshot {
-            Some(snapshot) => {
-                Automerge::load(snapshot).map_err(|e| SyncRefusal::Load(e.to_string()))?
-            }
-            None => Automerge::new(),
-        };
-        // All logged changes in one call: automerge applies them as one batch.
-        if !stored.changes.is_empty() {
-            doc.load_incremental(&stored.changes.concat())
-                .map_err(|e| SyncRefusal::Load(e.to_string()))?;
-        }
-        Ok(Some(LiveDoc {
-            doc,
-            case_id: Some(stored.case_id),
-            compartment: stored.compartment,
-            peers: HashMap::new(),
-            last_used: Instant::now(),
-            logged_changes: stored.changes.len(),
-            stored_bytes,
-            loaded_seq: stored.last_seq,
-            projection: None,
-        }))
+            .map_err(SyncRefusal::Storage)?;
+        stored
+            .map(LiveDoc::from_stored)
+            .transpose()
+            .map_err(SyncRefusal::Load)
     }
 
     /// The documents loaded on this node.

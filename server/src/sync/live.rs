@@ -12,7 +12,7 @@ use veldwerk_core::session::SyncSession;
 
 use super::docs::ConnectionId;
 use super::outbox::Outbox;
-use crate::store::DocumentNews;
+use crate::store::{DocumentNews, StoredDocument};
 
 pub(super) struct DocPeer {
     pub(super) peer_id: PeerId,
@@ -47,6 +47,32 @@ pub struct PendingDoc {
 }
 
 impl LiveDoc {
+    /// The document as the store holds it: its snapshot and the changes
+    /// logged since, applied in one batch.
+    pub(super) fn from_stored(stored: StoredDocument) -> Result<Self, String> {
+        let stored_bytes = stored.snapshot.as_ref().map_or(0, Vec::len)
+            + stored.changes.iter().map(Vec::len).sum::<usize>();
+        let mut doc = match &stored.snapshot {
+            Some(snapshot) => Automerge::load(snapshot).map_err(|e| e.to_string())?,
+            None => Automerge::new(),
+        };
+        if !stored.changes.is_empty() {
+            doc.load_incremental(&stored.changes.concat())
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(LiveDoc {
+            doc,
+            case_id: Some(stored.case_id),
+            compartment: stored.compartment,
+            peers: HashMap::new(),
+            last_used: Instant::now(),
+            logged_changes: stored.changes.len(),
+            stored_bytes,
+            loaded_seq: stored.last_seq,
+            projection: None,
+        })
+    }
+
     /// Adds what other nodes committed (see `Store::document_news`).
     pub(super) fn absorb(&mut self, news: DocumentNews) -> Result<(), String> {
         if !news.is_empty() {
@@ -71,12 +97,27 @@ impl LiveDoc {
         Ok(())
     }
 
-    /// Drops whatever was applied after `heads`: it was never stored.
-    pub(super) fn rewind(&mut self, heads: &[ChangeHash]) {
+    /// Drops whatever was applied after `heads` (it was never stored), and
+    /// starts the negotiation with `connection` afresh: what it was told of
+    /// this document no longer holds. `false` when the document could not
+    /// be rewound: it must then be loaded from the store again, or peers
+    /// would be told of changes that are not stored.
+    #[must_use]
+    pub(super) fn rewind(&mut self, heads: &[ChangeHash], connection: ConnectionId) -> bool {
+        if let Some(peer) = self.peers.get_mut(&connection) {
+            peer.session.reset();
+        }
+        if self.doc.get_heads() == heads {
+            return true;
+        }
         match self.doc.fork_at(heads) {
-            Ok(doc) => self.doc = doc,
+            Ok(doc) => {
+                self.doc = doc;
+                true
+            }
             Err(e) => {
-                tracing::error!(error = %e, "could not rewind a document to its stored state")
+                tracing::error!(error = %e, "could not rewind a document to its stored state");
+                false
             }
         }
     }

@@ -27,7 +27,8 @@ pub enum SyncRefusal {
     Payload(veldwerk_core::session::SyncError),
     #[error("sync payload carries automerge data that cannot be applied: {0}")]
     Automerge(String),
-    #[error("your changes could not be stored; they were not accepted, send them again")]
+    /// Sent as a [`veldwerk_core::api::TryAgainNotice`]: the peer sends again.
+    #[error("{}", not_stored(.0))]
     Storage(#[source] StoreError),
     #[error("this document could not be loaded")]
     Load(String),
@@ -36,6 +37,20 @@ pub enum SyncRefusal {
          they were not accepted"
     )]
     TooLarge { limit: usize },
+}
+
+/// Why nothing of a sync message was stored, as the peer is told it.
+fn not_stored(error: &StoreError) -> &'static str {
+    match error {
+        StoreError::Full(_) => {
+            "the server's storage is full: nothing of this message was stored; \
+             keep your changes and send them again later"
+        }
+        _ => {
+            "the database is unavailable: nothing of this message was stored; \
+             keep your changes and send them again later"
+        }
+    }
 }
 
 /// What became of a sync message for a document not yet known.

@@ -69,6 +69,19 @@ pub struct Socket {
     pub heard: Heard,
 }
 
+/// What became of changes offered to the server.
+#[derive(Debug)]
+pub enum Offer {
+    /// The server's heads include them: they are durably stored.
+    Acknowledged,
+    /// The server could not store them and said so: the text it sent, and
+    /// the heads it had reported last.
+    TryAgain {
+        message: String,
+        server_heads: Option<Vec<automerge::ChangeHash>>,
+    },
+}
+
 /// Why the server ended or refused a socket.
 #[derive(Debug)]
 pub enum SocketEnd {
@@ -201,6 +214,32 @@ impl Socket {
         match self.sync_inner(id, doc, true, true).await {
             Err(SocketEnd::Refused(message)) => message,
             other => panic!("expected the server to refuse, got {other:?}"),
+        }
+    }
+
+    /// Offers our changes to one document until the server holds exactly
+    /// what we hold, or says it could not store them (its database is
+    /// unavailable or full): then, as the tablet does, the document's sync
+    /// starts over, so the next offer sends them again.
+    pub async fn offer(
+        &mut self,
+        id: DocumentId,
+        doc: &mut AutoCommit,
+    ) -> Result<Offer, SocketEnd> {
+        match self.sync_inner(id, doc, true, true).await {
+            Ok(()) => Ok(Offer::Acknowledged),
+            Err(SocketEnd::Refused(message)) => match engine::refusal(&message) {
+                engine::Outcome::TryAgain(document) if document == id => {
+                    let server_heads = self.conn.server_heads(&id).map(<[_]>::to_vec);
+                    self.conn.reset(&id);
+                    Ok(Offer::TryAgain {
+                        message,
+                        server_heads,
+                    })
+                }
+                _ => Err(SocketEnd::Refused(message)),
+            },
+            Err(end) => Err(end),
         }
     }
 

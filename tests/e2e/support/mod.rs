@@ -4,9 +4,10 @@
 
 pub mod browser;
 pub mod client;
+pub mod postgres;
 pub mod server;
 
-pub use client::{Socket, Tablet};
+pub use client::{Offer, Socket, Tablet};
 pub use server::{Db, TestServer, TestUser};
 
 /// Runs a test body once on SQLite and once on PostgreSQL (when the test
