@@ -16,6 +16,8 @@ pub enum SyncError {
     Apply(String),
     #[error("change {0} of the sync payload is not valid automerge data")]
     Change(usize),
+    #[error("chunk {0} of the sync payload is a bundle, which the sync protocol never sends")]
+    Bundle(usize),
     #[error(
         "sync payload would inflate to more than {budget} bytes (at most {INFLATION_RATIO} times its size, and {MAX_INFLATED_BYTES} bytes); nothing of it was applied"
     )]
@@ -53,7 +55,8 @@ impl SyncSession {
 
     /// Decodes the `data` of a `sync` or `request` message and checks that
     /// every change chunk in it parses: automerge itself would skip a chunk it
-    /// cannot read without saying so, and the sender deserves to know. Before
+    /// cannot read without saying so, and the sender deserves to know. A
+    /// bundle chunk, which the sync protocol never sends, is refused. Before
     /// anything is inflated, the payload's inflated size is counted against
     /// [`inflation_budget`]: automerge would inflate it with no limit.
     pub fn decode(data: &[u8]) -> Result<sync::Message, SyncError> {
@@ -73,6 +76,12 @@ impl SyncSession {
                     matches!(piece.kind, ChunkKind::Change | ChunkKind::CompressedChange);
                 if is_change && Change::from_bytes(piece.bytes.to_vec()).is_err() {
                     return Err(SyncError::Change(index));
+                }
+                // automerge's sync sends changes, or a whole document in a v2
+                // message, never a bundle; and automerge 0.12 panics loading
+                // some malformed bundles instead of answering an error.
+                if piece.kind == ChunkKind::Bundle {
+                    return Err(SyncError::Bundle(index));
                 }
                 index += 1;
             }
@@ -201,6 +210,21 @@ mod tests {
                 "chunk type {kind}"
             );
         }
+    }
+
+    /// Found by the `document_load` fuzz target: automerge 0.12 panics (an
+    /// unwrap in its column reader) loading this bundle chunk, and it loads
+    /// every chunk of a sync message.
+    #[test]
+    fn a_bundle_chunk_is_refused_before_automerge_loads_it() {
+        let bundle = [
+            0x85, 0x6f, 0x4a, 0x83, 0x7d, 0x02, 0x7f, 0x02, 0x03, 0x07, 0x00, 0x00, 0x00, 0x01,
+            0x23, 0x01, 0x73,
+        ];
+        let data = payload(vec![bundle.to_vec()]);
+        let result = SyncSession::decode(&data)
+            .and_then(|message| SyncSession::new().receive(&mut Automerge::new(), message));
+        assert_eq!(result, Err(SyncError::Bundle(0)));
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! `cargo xtask run | test | tidy | bench`: one entry point for building, running and checking Veldwerk,
+//! `cargo xtask run | test | tidy | fuzz | bench`: one entry point for building, running and checking Veldwerk,
 //! so a developer, a new machine and CI all do the same thing.
 
 mod app;
 mod bench;
 mod cmd;
+mod fuzz;
 mod npm;
 mod postgres;
 mod run;
@@ -20,7 +21,11 @@ usage: cargo xtask <command>
 commands:
   run [-- ARGS]          build and run the server (`veldwerk serve ARGS`) on the embedded defaults
   test [--no-postgres]   everything CI checks: fmt, tidy, clippy, wasm32 build of core, interop npm
-                         deps, a throwaway PostgreSQL, cargo test; --no-postgres leaves PostgreSQL out
+                         deps, a throwaway PostgreSQL, cargo test, every fuzz target for a few
+                         seconds; --no-postgres leaves PostgreSQL out
+  fuzz [TARGET] [--secs N]
+                         build the libFuzzer targets of fuzz/ (stable Rust) and run TARGET, or
+                         each in turn, for N seconds (default 60): runs and exec/s per target
   tidy                   only the architecture invariants: sqlx only in the store, no clock or
                          randomness in core, no file over 700 lines, every module in ARCHITECTURE.md
   bench [--no-postgres] [ARGS]
@@ -36,6 +41,9 @@ fn main() -> ExitCode {
     let result = match command.as_deref().and_then(OsStr::to_str) {
         Some("run") => run::run(&workspace, strip_separator(&rest)).map(|()| ExitCode::SUCCESS),
         Some("test") => test::Options::parse(&rest).map(|options| test::run(&workspace, options)),
+        Some("fuzz") => fuzz::Options::parse(&rest)
+            .and_then(|options| fuzz::run(&workspace, options))
+            .map(|()| ExitCode::SUCCESS),
         Some("tidy") => tidy::run(&workspace).map(|()| ExitCode::SUCCESS),
         Some("bench") => bench::run(&workspace, bench::Options::parse(&rest)),
         Some("help" | "-h" | "--help") => {

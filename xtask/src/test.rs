@@ -65,7 +65,15 @@ fn run_steps(workspace: &Workspace, options: &Options, report: &mut Report) -> R
         if let Some(color) = std::env::var_os("CARGO_TERM_COLOR") {
             fmt.arg("--color").arg(color);
         }
-        cmd::run(&mut fmt)
+        cmd::run(&mut fmt)?;
+        // The fuzz crate is its own workspace, which `--all` does not reach.
+        cmd::run(&mut workspace.cargo([
+            "fmt",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
+            "--",
+            "--check",
+        ]))
     })?;
     // Reads files only: seconds, so a broken invariant fails before the long builds.
     report.step("tidy", || crate::tidy::run(workspace))?;
@@ -73,6 +81,17 @@ fn run_steps(workspace: &Workspace, options: &Options, report: &mut Report) -> R
         cmd::run(&mut workspace.cargo([
             "clippy",
             "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    report.step("clippy for the fuzz targets", || {
+        cmd::run(&mut workspace.cargo([
+            "clippy",
+            "--manifest-path",
+            "fuzz/Cargo.toml",
             "--all-targets",
             "--",
             "-D",
@@ -130,6 +149,9 @@ fn run_steps(workspace: &Workspace, options: &Options, report: &mut Report) -> R
     };
 
     report.step("cargo test", || cargo_test(workspace, postgres.as_ref()))?;
+    report.step("fuzz targets, a few seconds each", || {
+        crate::fuzz::smoke(workspace)
+    })?;
 
     let browser_dir = workspace.root().join(BROWSER_DIR);
     report.step("browser npm ci", || npm_ci(&browser_dir))?;

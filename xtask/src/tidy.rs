@@ -24,13 +24,22 @@ const CRATES: &[&str] = &[
     "bench",
     "xtask",
     "tests/e2e",
+    "fuzz",
 ];
 /// Where sqlx must not appear: all SQL is in `store/`.
 const WITHOUT_SQLX: &[&str] = &["server/src", "core/src", "client-wasm/src", "bench/src"];
 /// The pure crate: no clock, no randomness.
 const PURE: &str = "core/src";
-/// The crates whose every module ARCHITECTURE.md's code map names, each with its section.
-const MAPPED: &[&str] = &["core", "store", "server", "client-wasm"];
+/// The source folders whose every module ARCHITECTURE.md's code map names, each in its crate's
+/// section: the crates' `src/`, and the fuzz crate's targets beside its `src/`.
+const MAPPED: &[(&str, &str)] = &[
+    ("core", "src"),
+    ("store", "src"),
+    ("server", "src"),
+    ("client-wasm", "src"),
+    ("fuzz", "src"),
+    ("fuzz", "fuzz_targets"),
+];
 const MAP: &str = "ARCHITECTURE.md";
 /// Beyond this a file is split; the largest files we keep are well under it.
 const MAX_LINES: usize = 700;
@@ -136,8 +145,11 @@ fn check(root: &Path) -> Result<Vec<Problem>> {
         if in_dir(path, PURE) && !is_test_only {
             problems.extend(reads_clock_or_randomness(path, text));
         }
-        if let Some(krate) = MAPPED.iter().find(|k| in_dir(path, &format!("{k}/src"))) {
-            problems.extend(missing_from_map(path, krate, &map));
+        if let Some((krate, folder)) = MAPPED
+            .iter()
+            .find(|(krate, folder)| in_dir(path, &format!("{krate}/{folder}")))
+        {
+            problems.extend(missing_from_map(path, krate, folder, &map));
         }
     }
     Ok(problems)
@@ -210,9 +222,9 @@ fn reads_clock_or_randomness(path: &str, text: &str) -> Vec<Problem> {
         .collect()
 }
 
-/// A module of `krate` that ARCHITECTURE.md's section for it does not name.
-fn missing_from_map(path: &str, krate: &str, map: &str) -> Option<Problem> {
-    let in_src = path.strip_prefix(&format!("{krate}/src/"))?;
+/// A module in `folder` of `krate` that ARCHITECTURE.md's section for it does not name.
+fn missing_from_map(path: &str, krate: &str, folder: &str, map: &str) -> Option<Problem> {
+    let in_src = path.strip_prefix(&format!("{krate}/{folder}/"))?;
     let Some(section) = map_section(map, krate) else {
         return Some(Problem::new(
             path,
@@ -572,11 +584,15 @@ fn late() { SystemTime::now(); }
 - `sync/mod.rs` — the socket; `sync/fanout.rs` — other nodes.
 - `showcase.rs` — not core's.
 
+### `fuzz/` (veldwerk-fuzz)
+
+- `fuzz_targets/protocol.rs` — frames.
+
 ## Invariants
 ";
 
     fn missing(path: &str, krate: &str) -> bool {
-        missing_from_map(path, krate, MAP_TEXT).is_some()
+        missing_from_map(path, krate, "src", MAP_TEXT).is_some()
     }
 
     #[test]
@@ -595,11 +611,15 @@ fn late() { SystemTime::now(); }
         assert!(missing("core/src/judge.rs", "core"));
         assert!(missing("core/src/case/review.rs", "core"));
         assert!(missing("server/src/sync/outbox.rs", "server"));
-        let problem = missing_from_map("core/src/judge.rs", "core", MAP_TEXT).unwrap();
+        let problem = missing_from_map("core/src/judge.rs", "core", "src", MAP_TEXT).unwrap();
         assert_eq!(problem.line, 1);
         assert!(problem.message.contains("`judge.rs`"), "{problem}");
         // A crate without a section is reported, not skipped.
         assert!(missing("store/src/lib.rs", "store"));
+        // Folders other than `src/`, as the fuzz crate's targets.
+        let target = |path| missing_from_map(path, "fuzz", "fuzz_targets", MAP_TEXT).is_some();
+        assert!(!target("fuzz/fuzz_targets/protocol.rs"));
+        assert!(target("fuzz/fuzz_targets/record_edits.rs"));
     }
 
     #[test]
