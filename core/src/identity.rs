@@ -76,6 +76,17 @@ impl Role {
 }
 
 wire_enum!(
+    /// Where a request to hand a case over to another municipality stands.
+    HandoverStatus, "handover status" {
+        /// Asked for, not yet decided.
+        Requested = "requested",
+        Accepted = "accepted",
+        Refused = "refused",
+        Withdrawn = "withdrawn",
+    }
+);
+
+wire_enum!(
     /// The parts of a case record, each its own document with its own readers.
     Compartment, "compartment" {
         /// Household, members, visits, agreements: for the whole team.

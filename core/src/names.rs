@@ -41,6 +41,14 @@ macro_rules! wire_enum {
             }
         }
 
+        // For rows read by sqlx: a stored name the set does not know is an error.
+        impl TryFrom<String> for $name {
+            type Error = $crate::names::UnknownName;
+            fn try_from(s: String) -> Result<Self, $crate::names::UnknownName> {
+                s.parse()
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())

@@ -133,7 +133,7 @@ fn item(h: Handover, organisation_id: i64) -> HandoverItem {
         reason: h.reason,
         requested_by: h.requested_by,
         requested_at: h.requested_at,
-        status: h.status,
+        status: h.status.as_str().to_owned(),
         decided_by: h.decided_by,
         decided_at: h.decided_at,
         note: h.decision_note,

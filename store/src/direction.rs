@@ -3,7 +3,7 @@
 //! organisation registered, and links between households. Each write is one
 //! transaction with its audit entries.
 
-use veldwerk_core::identity::OrganisationKind;
+use veldwerk_core::identity::{HandoverStatus, OrganisationKind};
 
 use super::BeginWrite;
 use super::audit::append_audit;
@@ -33,8 +33,8 @@ pub struct Handover {
     pub reason: String,
     pub requested_by: String,
     pub requested_at: i64,
-    /// `requested`, `accepted`, `refused` or `withdrawn`.
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: HandoverStatus,
     pub decided_by: Option<String>,
     pub decided_at: Option<i64>,
     pub decision_note: Option<String>,
@@ -71,11 +71,12 @@ pub enum Decision {
 }
 
 impl Decision {
-    pub fn status(self) -> &'static str {
+    /// The status a request has after the decision.
+    pub fn status(self) -> HandoverStatus {
         match self {
-            Decision::Accept => "accepted",
-            Decision::Refuse => "refused",
-            Decision::Withdraw => "withdrawn",
+            Decision::Accept => HandoverStatus::Accepted,
+            Decision::Refuse => HandoverStatus::Refused,
+            Decision::Withdraw => HandoverStatus::Withdrawn,
         }
     }
 }
@@ -223,7 +224,7 @@ impl Store {
             let open: Option<(i64, i64, i64)> = sqlx::query_as(
                 "UPDATE handovers SET status = $1, decided_by = $2, decided_at = $3, decision_note = $4 \
                  WHERE id = $5 AND status = 'requested' RETURNING case_id, from_org_id, to_org_id")
-                .bind(decision.status()).bind(decided_by).bind(now).bind(note).bind(id)
+                .bind(decision.status().as_str()).bind(decided_by).bind(now).bind(note).bind(id)
                 .fetch_optional(&mut *tx).await?;
             let Some((case_id, from_org, to_org)) = open else {
                 return Err(StoreError::Conflict("the handover request is no longer open".into()));

@@ -11,7 +11,8 @@ use super::{Backend, Result, Store};
 pub struct MonitorVisit {
     pub case_id: i64,
     pub at: i64,
-    pub review_status: Option<String>,
+    /// A supervisor returned the visit and has not approved it since.
+    pub returned: bool,
     /// Comma-separated theme names.
     pub themes: String,
 }
@@ -25,7 +26,7 @@ impl Store {
         to: i64,
     ) -> Result<Vec<MonitorVisit>> {
         let rows: Vec<MonitorVisit> = with_pool!(self, pool => sqlx::query_as(
-            "SELECT c.id AS case_id, v.at, v.review_status, v.themes \
+            "SELECT c.id AS case_id, v.at, COALESCE(v.review_status = 'returned', FALSE) AS returned, v.themes \
              FROM cases c JOIN visits v ON v.document_id = c.document_id \
              WHERE c.directing_org_id = $1 AND v.at >= $2 AND v.at < $3")
             .bind(organisation_id).bind(from).bind(to).fetch_all(pool).await)?;

@@ -84,7 +84,7 @@ async fn build(state: &AppState, p: &Principal, year: i32) -> Result<Monitor, Ap
         let q = quarter(visit.at);
         households[q].insert(visit.case_id);
         activity[q][0] += 1;
-        if visit.review_status.as_deref() == Some("returned") {
+        if visit.returned {
             activity[q][1] += 1;
         }
         for theme in visit.themes.split(',').filter_map(Theme::parse) {
