@@ -136,6 +136,16 @@ texts! {
     Choose => "Kiezen", "Choose";
     EditValue => "Aanpassen", "Edit";
     NewValue => "Nieuwe waarde", "New value";
+    MyDevices => "Mijn apparaten", "My devices";
+    MyDevicesIntro => "Elk apparaat waarmee je bent aangemeld. Kwijt? Trek het hier in: bij het volgende contact met de server wist het zichzelf.", "Every device you signed in with. Lost one? Revoke it here: at its next contact with the server it wipes itself.";
+    DevicesOffline => "Je apparaten bekijken en intrekken kan alleen met een verbinding.", "Seeing and revoking your devices needs a connection.";
+    ThisDevice => "deze tablet", "this tablet";
+    Enrolled => "In gebruik sinds", "Enrolled";
+    LastSeen => "laatst gezien", "last seen";
+    Never => "nog nooit", "never";
+    RevokedOn => "Ingetrokken op", "Revoked on";
+    RevokeDevice => "Apparaat intrekken", "Revoke device";
+    ConfirmRevoke => "Zeker? Tik nog eens: het apparaat wordt gewist", "Sure? Tap again: the device will be wiped";
     Yes => "ja", "yes";
     No => "nee", "no";
     AgreementText => "Afspraak", "Agreement";

@@ -6,6 +6,7 @@ mod auth;
 mod case;
 mod caseload;
 mod conflicts;
+mod devices;
 mod direction;
 mod fields;
 mod monitor;
@@ -56,6 +57,7 @@ pub enum Route {
     Radar,
     Handovers,
     Signals,
+    Devices,
     Summary(DocumentId),
 }
 
@@ -80,6 +82,7 @@ impl Route {
             ["radar"] => Route::Radar,
             ["handovers"] => Route::Handovers,
             ["signals"] => Route::Signals,
+            ["devices"] => Route::Devices,
             ["review", id, visit] => case(id).map_or(Route::Review, |id| {
                 Route::ReviewVisit(id, (*visit).to_owned())
             }),
@@ -99,6 +102,7 @@ impl Route {
             Route::Radar => "#/radar".into(),
             Route::Handovers => "#/handovers".into(),
             Route::Signals => "#/signals".into(),
+            Route::Devices => "#/devices".into(),
             Route::Summary(id) => format!("#/case/{id}/summary"),
             Route::ReviewVisit(id, visit) => format!("#/review/{id}/{visit}"),
         }
@@ -380,6 +384,7 @@ fn Shell() -> impl IntoView {
                 Route::Radar => view! { <radar::RadarScreen/> }.into_any(),
                 Route::Handovers => view! { <direction::HandoversScreen/> }.into_any(),
                 Route::Signals => view! { <signals::SignalsScreen/> }.into_any(),
+                Route::Devices => view! { <devices::DevicesScreen/> }.into_any(),
                 Route::Summary(id) => view! { <summary::Summary id=id/> }.into_any(),
                 Route::ReviewVisit(id, visit) => view! { <review::ReviewVisit case_id=id visit_id=visit/> }.into_any(),
             }}
@@ -465,6 +470,7 @@ fn StatusBar() -> impl IntoView {
                     <a class="button" href=Route::Monitor.href()>{t(T::Monitor)}</a>
                     <a class="button" href=Route::Handovers.href()>{t(T::Handovers)}</a>
                 })}
+                <a class="button" href=Route::Devices.href()>{move || t(T::MyDevices)}</a>
                 <button on:click=move |_| switch_language()>{move || t(T::SwitchLanguage)}</button>
                 <button on:click=move |_| leptos::task::spawn_local(lock_now())>{move || t(T::Lock)}</button>
                 <button on:click=move |_| act("sign-out")>{move || t(T::SignOut)}</button>
